@@ -1,0 +1,299 @@
+#include "config.h"
+
+#include <unistd.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <thread>
+
+namespace postern {
+namespace {
+
+std::string trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> splitList(const std::string& v) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : v) {
+    if (c == ',' || c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Returns an empty string on success, else the reason.
+using Setter = std::function<std::string(Config&, const std::string&)>;
+
+struct KeyDef {
+  const char* key;
+  const char* def;    // default as written in the file
+  const char* range;  // human-readable valid range
+  const char* doc;
+  Setter set;
+};
+
+Setter uintKey(uint64_t lo, uint64_t hi, std::function<void(Config&, uint64_t)> f) {
+  return [lo, hi, f](Config& c, const std::string& v) -> std::string {
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || v.empty())
+      return "'" + v + "' is not a whole number";
+    if (n < lo || n > hi)
+      return "value " + v + " is out of range " + std::to_string(lo) + "-" + std::to_string(hi);
+    f(c, n);
+    return "";
+  };
+}
+
+Setter boolKey(std::function<void(Config&, bool)> f) {
+  return [f](Config& c, const std::string& v) -> std::string {
+    if (v == "true" || v == "yes" || v == "on" || v == "1") f(c, true);
+    else if (v == "false" || v == "no" || v == "off" || v == "0") f(c, false);
+    else return "'" + v + "' is not a boolean (true/false)";
+    return "";
+  };
+}
+
+Setter strKey(std::function<void(Config&, const std::string&)> f, bool allow_empty = true) {
+  return [f, allow_empty](Config& c, const std::string& v) -> std::string {
+    if (!allow_empty && v.empty()) return "a value is required";
+    if (v.find('\0') != std::string::npos) return "value contains NUL";
+    f(c, v);
+    return "";
+  };
+}
+
+Setter enumKey(std::vector<std::string> allowed, std::function<void(Config&, const std::string&)> f) {
+  return [allowed, f](Config& c, const std::string& v) -> std::string {
+    for (const auto& a : allowed)
+      if (a == v) {
+        f(c, v);
+        return "";
+      }
+    std::string all;
+    for (const auto& a : allowed) all += (all.empty() ? "" : ", ") + a;
+    return "'" + v + "' is not one of: " + all;
+  };
+}
+
+std::string parseListen(const std::string& item, ListenAddr* out) {
+  std::string host, port;
+  if (!item.empty() && item[0] == '[') {
+    size_t e = item.find(']');
+    if (e == std::string::npos || e + 1 >= item.size() || item[e + 1] != ':')
+      return "'" + item + "' is not [IPv6]:port";
+    host = item.substr(1, e - 1);
+    port = item.substr(e + 2);
+  } else {
+    size_t c = item.rfind(':');
+    if (c == std::string::npos) return "'" + item + "' is not host:port";
+    host = item.substr(0, c);
+    port = item.substr(c + 1);
+  }
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || port.empty() || p > 65535)
+    return "'" + item + "': port must be 0-65535";
+  if (host.empty()) return "'" + item + "': missing address";
+  out->host = host;
+  out->port = static_cast<uint16_t>(p);
+  return "";
+}
+
+Setter listenKey(std::function<void(Config&, std::vector<ListenAddr>)> f) {
+  return [f](Config& c, const std::string& v) -> std::string {
+    std::vector<ListenAddr> addrs;
+    for (const auto& item : splitList(v)) {
+      ListenAddr a;
+      std::string err = parseListen(item, &a);
+      if (!err.empty()) return err;
+      addrs.push_back(a);
+    }
+    f(c, std::move(addrs));
+    return "";
+  };
+}
+
+const std::vector<KeyDef>& keyTable() {
+  static const std::vector<KeyDef> table = {
+      {"hostname", "(system host name)", "text", "Name used in greetings.",
+       strKey([](Config& c, const std::string& v) { c.hostname = v; })},
+      {"data_dir", "var", "path", "Directory for the mail store (LMDB) and run/.",
+       strKey([](Config& c, const std::string& v) { c.data_dir = v; }, false)},
+      {"run_dir", "<data_dir>/run", "path", "Directory for sockets and the ports file.",
+       strKey([](Config& c, const std::string& v) { c.run_dir = v; })},
+      {"admin_socket", "<run_dir>/admin.sock", "path", "Unix socket of the admin gRPC API.",
+       strKey([](Config& c, const std::string& v) { c.admin_socket = v; })},
+      {"demo_user", "true", "true/false", "Create user demo (password demo) when the store is new.",
+       boolKey([](Config& c, bool v) { c.demo_user = v; })},
+      {"store.transport", "unix", "unix, tcp", "How workers reach stored.",
+       enumKey({"unix", "tcp"}, [](Config& c, const std::string& v) { c.store_transport = v; })},
+      {"store.socket", "<run_dir>/stored.sock", "path", "stored's Unix socket (transport unix).",
+       strKey([](Config& c, const std::string& v) { c.store_socket = v; })},
+      {"store.address", "127.0.0.1:1790", "host:port", "stored's TCP address (transport tcp).",
+       strKey([](Config& c, const std::string& v) { c.store_address = v; }, false)},
+      {"store.map_size_mb", "16384", "64-4194304", "LMDB map size: the largest the store may grow.",
+       uintKey(64, 4194304, [](Config& c, uint64_t v) { c.store_map_size_mb = v; })},
+      {"store.batch_max", "512", "1-100000", "Most writes grouped into one LMDB commit.",
+       uintKey(1, 100000, [](Config& c, uint64_t v) { c.store_batch_max = static_cast<uint32_t>(v); })},
+      {"imap.listen", "127.0.0.1:1143", "list of host:port", "IMAP listeners; empty disables IMAP.",
+       listenKey([](Config& c, std::vector<ListenAddr> v) { c.imap_listen = std::move(v); })},
+      {"pop3.listen", "127.0.0.1:1110", "list of host:port", "POP3 listeners; empty disables POP3.",
+       listenKey([](Config& c, std::vector<ListenAddr> v) { c.pop3_listen = std::move(v); })},
+      {"lmtp.listen", "127.0.0.1:2424", "list of host:port", "LMTP listeners; empty disables LMTP.",
+       listenKey([](Config& c, std::vector<ListenAddr> v) { c.lmtp_listen = std::move(v); })},
+      {"imap.workers", "0", "0-64", "imapd processes; 0 = one per core.",
+       uintKey(0, 64, [](Config& c, uint64_t v) { c.imap_workers = static_cast<uint32_t>(v); })},
+      {"pop3.workers", "0", "0-64", "pop3d processes; 0 = one per core.",
+       uintKey(0, 64, [](Config& c, uint64_t v) { c.pop3_workers = static_cast<uint32_t>(v); })},
+      {"lmtp.workers", "0", "0-64", "lmtpd processes; 0 = one per core.",
+       uintKey(0, 64, [](Config& c, uint64_t v) { c.lmtp_workers = static_cast<uint32_t>(v); })},
+      {"imap.max_line_length", "65536", "1024-1048576", "Longest IMAP command line (octets, literals excluded).",
+       uintKey(1024, 1048576, [](Config& c, uint64_t v) { c.imap_max_line = static_cast<uint32_t>(v); })},
+      {"imap.timeout", "1800", "60-86400", "Seconds an idle IMAP session may stay (RFC 3501: at least 1800).",
+       uintKey(60, 86400, [](Config& c, uint64_t v) { c.imap_timeout_s = static_cast<uint32_t>(v); })},
+      {"pop3.timeout", "600", "60-86400", "Seconds an idle POP3 session may stay (RFC 1939: at least 600).",
+       uintKey(60, 86400, [](Config& c, uint64_t v) { c.pop3_timeout_s = static_cast<uint32_t>(v); })},
+      {"lmtp.timeout", "300", "10-86400", "Seconds an idle LMTP session may stay.",
+       uintKey(10, 86400, [](Config& c, uint64_t v) { c.lmtp_timeout_s = static_cast<uint32_t>(v); })},
+      {"message_size_limit", "52428800", "1024-1073741824", "Largest message (octets) LMTP or APPEND accepts.",
+       uintKey(1024, 1ull << 30, [](Config& c, uint64_t v) { c.message_size_limit = v; })},
+      {"lmtp.accepted_domains", "(empty: any)", "list of domains",
+       "Domains whose recipients are local; name@other is refused with 550.",
+       strKey([](Config& c, const std::string& v) {
+         c.lmtp_domains.clear();
+         for (auto& d : splitList(v)) {
+           std::string l;
+           for (char ch : d) l += static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+           c.lmtp_domains.push_back(l);
+         }
+       })},
+      {"log.target", "stderr", "stderr, syslog", "Where log lines go.",
+       enumKey({"stderr", "syslog"}, [](Config& c, const std::string& v) { c.log_target = v; })},
+      {"log.level", "info", "debug, info, warn, error", "Least severe level logged.",
+       enumKey({"debug", "info", "warn", "error"}, [](Config& c, const std::string& v) { c.log_level = v; })},
+      {"shutdown_grace_ms", "5000", "0-60000", "How long SIGTERM waits for sessions to close.",
+       uintKey(0, 60000, [](Config& c, uint64_t v) { c.shutdown_grace_ms = static_cast<uint32_t>(v); })},
+      {"restart.backoff_initial_ms", "100", "10-60000", "First delay before restarting a crashed process.",
+       uintKey(10, 60000, [](Config& c, uint64_t v) { c.restart_backoff_initial_ms = static_cast<uint32_t>(v); })},
+      {"restart.backoff_max_ms", "30000", "10-600000", "Longest delay between restarts (doubling).",
+       uintKey(10, 600000, [](Config& c, uint64_t v) { c.restart_backoff_max_ms = static_cast<uint32_t>(v); })},
+      {"restart.healthy_seconds", "60", "1-86400", "Uptime after which the backoff resets.",
+       uintKey(1, 86400, [](Config& c, uint64_t v) { c.restart_healthy_s = static_cast<uint32_t>(v); })},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::string ListenAddr::str() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::string Config::runDir() const { return run_dir.empty() ? data_dir + "/run" : run_dir; }
+std::string Config::adminSocket() const {
+  return admin_socket.empty() ? runDir() + "/admin.sock" : admin_socket;
+}
+std::string Config::storeTarget() const {
+  if (store_transport == "tcp") return store_address;
+  return "unix:" + (store_socket.empty() ? runDir() + "/stored.sock" : store_socket);
+}
+
+Result<Config> parseConfig(const std::string& text, const std::string& name) {
+  // Pass 1: find each key's line, to report file:line (POCO does not).
+  std::map<std::string, int> key_line;
+  {
+    std::istringstream in(text);
+    std::string line;
+    int lineno = 0;
+    bool continued = false;
+    while (std::getline(in, line)) {
+      ++lineno;
+      bool was_continued = continued;
+      std::string t = trim(line);
+      continued = !t.empty() && t.back() == '\\';
+      if (was_continued || t.empty() || t[0] == '#' || t[0] == '!') continue;
+      size_t sep = t.find_first_of("=:");
+      if (sep == std::string::npos)
+        return Error{ErrorCode::kBadArgs, name + ":" + std::to_string(lineno) +
+                                              ": expected 'key = value', got '" + t + "'"};
+      std::string key = trim(t.substr(0, sep));
+      if (key_line.count(key))
+        return Error{ErrorCode::kBadArgs, name + ":" + std::to_string(lineno) + ": key '" + key +
+                                              "' already set on line " + std::to_string(key_line[key])};
+      key_line[key] = lineno;
+    }
+  }
+  // Pass 2: POCO parses the values.
+  Poco::AutoPtr<Poco::Util::PropertyFileConfiguration> pc;
+  try {
+    std::istringstream in(text);
+    pc = new Poco::Util::PropertyFileConfiguration(in);
+  } catch (const Poco::Exception& e) {
+    return Error{ErrorCode::kBadArgs, name + ": " + e.displayText()};
+  }
+  Config cfg;
+  cfg.source = name;
+  std::map<std::string, const KeyDef*> defs;
+  for (const auto& d : keyTable()) defs[d.key] = &d;
+  for (const auto& [key, lineno] : key_line) {
+    auto it = defs.find(key);
+    std::string where = name + ":" + std::to_string(lineno) + ": ";
+    if (it == defs.end()) return Error{ErrorCode::kBadArgs, where + "unknown key '" + key + "'"};
+    std::string value;
+    try {
+      value = trim(pc->getRawString(key, ""));
+    } catch (const Poco::Exception& e) {
+      return Error{ErrorCode::kBadArgs, where + key + ": " + e.displayText()};
+    }
+    std::string err = it->second->set(cfg, value);
+    if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
+  }
+  if (cfg.restart_backoff_max_ms < cfg.restart_backoff_initial_ms)
+    return Error{ErrorCode::kBadArgs, name + ": restart.backoff_max_ms must be >= restart.backoff_initial_ms"};
+  return cfg;
+}
+
+Result<Config> loadConfig(const std::string& path) {
+  if (path.empty()) return Config{};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::kNotFound, path + ": cannot open"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > (1u << 20)) return Error{ErrorCode::kBadArgs, path + ": larger than 1 MiB"};
+  return parseConfig(ss.str(), path);
+}
+
+std::string configReference() {
+  std::string out = "| key | default | valid | meaning |\n|---|---|---|---|\n";
+  for (const auto& d : keyTable()) {
+    out += std::string("| `") + d.key + "` | " + d.def + " | " + d.range + " | " + d.doc + " |\n";
+  }
+  return out;
+}
+
+uint32_t workerCount(uint32_t configured) {
+  if (configured > 0) return configured;
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+}  // namespace postern

@@ -1,0 +1,74 @@
+#pragma once
+// The appliance configuration: one file of `key = value` lines (POCO
+// PropertyFileConfiguration syntax, '#' comments). Every key is declared in
+// config.cc's table with its default, valid range and documentation;
+// docs/config.md describes the same keys. Unknown keys and bad values are
+// refused with "file:line: reason".
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "error.h"
+
+namespace postern {
+
+struct ListenAddr {
+  std::string host;  // numeric IPv4 or IPv6, no brackets
+  uint16_t port = 0;
+  std::string str() const;
+};
+
+struct Config {
+  std::string source = "<built-in defaults>";  // the file it came from
+
+  std::string hostname;          // for greetings; empty = gethostname()
+  std::string data_dir = "var";
+  std::string run_dir;           // empty = <data_dir>/run
+  std::string admin_socket;      // empty = <run_dir>/admin.sock
+  bool demo_user = true;
+
+  std::string store_transport = "unix";  // unix | tcp
+  std::string store_socket;              // empty = <run_dir>/stored.sock
+  std::string store_address = "127.0.0.1:1790";
+  uint64_t store_map_size_mb = 16384;
+  uint32_t store_batch_max = 512;
+
+  std::vector<ListenAddr> imap_listen{{"127.0.0.1", 1143}};
+  std::vector<ListenAddr> pop3_listen{{"127.0.0.1", 1110}};
+  std::vector<ListenAddr> lmtp_listen{{"127.0.0.1", 2424}};
+  uint32_t imap_workers = 0;  // 0 = one per core
+  uint32_t pop3_workers = 0;
+  uint32_t lmtp_workers = 0;
+  uint32_t imap_max_line = 65536;
+  uint32_t imap_timeout_s = 1800;
+  uint32_t pop3_timeout_s = 600;
+  uint32_t lmtp_timeout_s = 300;
+  uint64_t message_size_limit = 50ull << 20;
+  std::vector<std::string> lmtp_domains;  // empty = accept any domain
+
+  std::string log_target = "stderr";  // stderr | syslog
+  std::string log_level = "info";
+  uint32_t shutdown_grace_ms = 5000;
+  uint32_t restart_backoff_initial_ms = 100;
+  uint32_t restart_backoff_max_ms = 30000;
+  uint32_t restart_healthy_s = 60;
+
+  // Derived paths (absolute when data_dir is).
+  std::string runDir() const;
+  std::string adminSocket() const;
+  std::string storeTarget() const;  // gRPC target, e.g. "unix:/x/stored.sock"
+};
+
+// Loads `path`; an empty path yields the built-in defaults. Never throws.
+Result<Config> loadConfig(const std::string& path);
+
+// Parses config text (for tests); `name` is used in error messages.
+Result<Config> parseConfig(const std::string& text, const std::string& name);
+
+// Markdown table of every key, default, range and meaning.
+std::string configReference();
+
+// Number of workers for a configured count (0 = one per core, at least 1).
+uint32_t workerCount(uint32_t configured);
+
+}  // namespace postern

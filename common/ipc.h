@@ -1,0 +1,55 @@
+#pragma once
+// The master/worker contract, all of it. One SOCK_SEQPACKET socketpair per
+// worker; every message is one fixed-size IpcMsg datagram, and kNewConn
+// carries the client socket as SCM_RIGHTS ancillary data.
+//
+//   master -> worker   kNewConn     conn, peer, port, protocol + fd
+//                      kLoginReply  conn, ok (value 1/0), text = reason
+//                      kReload      re-read the config file
+//                      kShutdown    say BYE/-ERR/421 to every client, close, exit;
+//                                   value = grace in ms
+//   worker -> master   kReady       worker is serving
+//                      kLoginRequest conn, text = user: may this session log in?
+//                      kConnClosed  conn: the session has ended
+//
+// The master counts a connection from kNewConn until kConnClosed or the
+// worker's death, and a login from a kLoginReply(ok) until then.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace postern::ipc {
+
+enum class MsgType : uint32_t {
+  kNewConn = 1,
+  kLoginReply = 2,
+  kReload = 3,
+  kShutdown = 4,
+  kReady = 100,
+  kLoginRequest = 101,
+  kConnClosed = 102,
+};
+
+struct IpcMsg {
+  MsgType type;
+  uint32_t value;        // port, ok flag, grace ms: per type
+  uint64_t conn;         // connection id, unique for the master's lifetime
+  char peer[64];         // client address, NUL-terminated
+  char text[320];        // user name or reason, NUL-terminated
+};
+
+IpcMsg makeMsg(MsgType type, uint64_t conn = 0, uint32_t value = 0,
+               std::string_view peer = {}, std::string_view text = {});
+
+// Sends one message, with `fd` attached when fd >= 0. Returns false on
+// failure (errno set). Non-blocking sockets may fail with EAGAIN.
+bool send(int sock, const IpcMsg& msg, int fd = -1);
+
+// Receives one message. Returns 1 on success, 0 on EOF, -1 on error/EAGAIN.
+// *fd receives an attached descriptor (or -1).
+int recv(int sock, IpcMsg* msg, int* fd);
+
+// Environment variable through which a child learns its IPC fd.
+inline constexpr const char* kIpcFdEnv = "POSTERN_IPC_FD";
+
+}  // namespace postern::ipc

@@ -1,0 +1,71 @@
+#pragma once
+// The runtime every worker process (imapd, pop3d, lmtpd) is built on: it
+// parses the command line (--config PATH --name NAME), loads the config,
+// sets up logging, the EventLoop, the store client and the IPC channel to
+// the master, and turns master messages into the hooks below.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "config.h"
+#include "event_loop.h"
+#include "store_client.h"
+
+namespace postern {
+
+class WorkerRuntime;
+
+struct WorkerHooks {
+  // A new client socket (non-blocking, owned by the hook from now on).
+  std::function<void(int fd, uint64_t conn, const std::string& peer, uint16_t port)> on_connection;
+  // Say goodbye to every session and close them; the runtime exits once
+  // activeConnections() reaches 0 or `grace_ms` passes.
+  std::function<void(uint32_t grace_ms)> on_shutdown;
+  // The config was re-read successfully (the runtime's config() is already new).
+  std::function<void()> on_reload;
+  // Number of live sessions (for shutdown).
+  std::function<size_t()> active_connections;
+};
+
+class WorkerRuntime {
+ public:
+  // Entry point: returns the process exit code. `setup` is called once the
+  // runtime is ready and returns the hooks.
+  static int main(int argc, char** argv, const std::string& kind,
+                  const std::function<WorkerHooks(WorkerRuntime&)>& setup);
+
+  EventLoop& loop() { return loop_; }
+  StoreClient& store() { return *store_; }
+  const Config& config() const { return config_; }
+  const std::string& name() const { return name_; }
+  std::string hostname() const;
+
+  // Asks the master whether `user` may log in on connection `conn`
+  // (per-user limits, licence seats). The callback runs on the loop thread.
+  void requestLogin(uint64_t conn, const std::string& user,
+                    std::function<void(bool ok, const std::string& reason)> cb);
+  // Tells the master the session on `conn` has ended. Call exactly once.
+  void connectionClosed(uint64_t conn);
+
+  // Swap in a store client (tests with a fake store).
+  void setStore(std::unique_ptr<StoreClient> s) { store_ = std::move(s); }
+
+ private:
+  void onIpc();
+  void send(const struct IpcSend& m);
+
+  std::string kind_;
+  std::string name_;
+  std::string config_path_;
+  Config config_;
+  EventLoop loop_;
+  std::unique_ptr<StoreClient> store_;
+  int ipc_fd_ = -1;
+  WorkerHooks hooks_;
+  bool shutting_down_ = false;
+  std::unordered_map<uint64_t, std::function<void(bool, const std::string&)>> login_waiters_;
+};
+
+}  // namespace postern

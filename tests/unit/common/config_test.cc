@@ -1,0 +1,60 @@
+#include <doctest/doctest.h>
+
+#include "config.h"
+
+using namespace postern;
+
+TEST_CASE("config: built-in defaults are the tools/run appliance") {
+  auto c = loadConfig("");
+  REQUIRE(c.ok());
+  CHECK(c->imap_listen.at(0).str() == "127.0.0.1:1143");
+  CHECK(c->pop3_listen.at(0).str() == "127.0.0.1:1110");
+  CHECK(c->lmtp_listen.at(0).str() == "127.0.0.1:2424");
+  CHECK(c->data_dir == "var");
+  CHECK(c->adminSocket() == "var/run/admin.sock");
+  CHECK(c->storeTarget() == "unix:var/run/stored.sock");
+  CHECK(c->demo_user);
+}
+
+TEST_CASE("config: values are parsed and ranges enforced with file:line") {
+  auto c = parseConfig("# comment\nimap.workers = 3\nimap.listen = 127.0.0.1:0, [::1]:143\n", "t.conf");
+  REQUIRE(c.ok());
+  CHECK(c->imap_workers == 3);
+  REQUIRE(c->imap_listen.size() == 2);
+  CHECK(c->imap_listen[1].host == "::1");
+  CHECK(c->imap_listen[1].str() == "[::1]:143");
+
+  auto bad = parseConfig("\nimap.workers = 99\n", "t.conf");
+  REQUIRE(!bad.ok());
+  CHECK(bad.error().message == "t.conf:2: imap.workers: value 99 is out of range 0-64");
+
+  auto unknown = parseConfig("a = 1\nfrobnicate = 2\n", "t.conf");
+  REQUIRE(!unknown.ok());
+  CHECK(unknown.error().message == "t.conf:1: unknown key 'a'");
+
+  auto notnum = parseConfig("pop3.timeout = soon\n", "t.conf");
+  REQUIRE(!notnum.ok());
+  CHECK(notnum.error().message == "t.conf:1: pop3.timeout: 'soon' is not a whole number");
+
+  auto badlisten = parseConfig("lmtp.listen = 127.0.0.1\n", "t.conf");
+  REQUIRE(!badlisten.ok());
+
+  auto dup = parseConfig("log.level = info\nlog.level = debug\n", "t.conf");
+  REQUIRE(!dup.ok());
+  CHECK(dup.error().message == "t.conf:2: key 'log.level' already set on line 1");
+
+  auto noeq = parseConfig("just words\n", "t.conf");
+  REQUIRE(!noeq.ok());
+}
+
+TEST_CASE("config: empty listen disables a protocol") {
+  auto c = parseConfig("pop3.listen =\n", "t.conf");
+  REQUIRE(c.ok());
+  CHECK(c->pop3_listen.empty());
+}
+
+TEST_CASE("config: the reference lists every key") {
+  std::string ref = configReference();
+  CHECK(ref.find("`imap.listen`") != std::string::npos);
+  CHECK(ref.find("`message_size_limit`") != std::string::npos);
+}
