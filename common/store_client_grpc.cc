@@ -1,0 +1,500 @@
+#include "store_client_grpc.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "log.h"
+#include "store.grpc.pb.h"
+
+namespace postern {
+namespace {
+
+namespace pb = postern::store::v1;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto kCallDeadline = seconds(60);
+
+Error fromPb(const pb::Error& e) {
+  return Error{static_cast<ErrorCode>(e.code()), e.message()};
+}
+
+Error fromStatus(const grpc::Status& st) {
+  if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+    return Error{ErrorCode::kTemp, "store call timed out"};
+  if (st.error_code() == grpc::StatusCode::CANCELLED) return Error{ErrorCode::kTemp, "cancelled"};
+  return Error{ErrorCode::kUnavailable, "store unavailable: " + st.error_message()};
+}
+
+MailboxInfo fromPb(const pb::Mailbox& m) {
+  MailboxInfo i;
+  i.id = m.id();
+  i.name = m.name();
+  i.uidvalidity = m.uidvalidity();
+  i.uidnext = m.uidnext();
+  i.highestmodseq = m.highestmodseq();
+  i.subscribed = m.subscribed();
+  i.messages = m.messages();
+  i.unseen = m.unseen();
+  i.recent = m.recent();
+  i.keywords.assign(m.keywords().begin(), m.keywords().end());
+  i.size = m.size();
+  return i;
+}
+
+std::vector<MessageMeta> fromPb(const pb::MessageList& l) {
+  std::vector<MessageMeta> out(static_cast<size_t>(l.uid_size()));
+  for (int i = 0; i < l.uid_size(); ++i) {
+    auto& m = out[static_cast<size_t>(i)];
+    m.uid = l.uid(i);
+    if (i < l.flags_size()) m.flags = l.flags(i);
+    if (i < l.modseq_size()) m.modseq = l.modseq(i);
+    if (i < l.size_size()) m.size = l.size(i);
+    if (i < l.internaldate_size()) m.internaldate = l.internaldate(i);
+    if (i < l.tzoffset_size()) m.tzoffset = l.tzoffset(i);
+  }
+  return out;
+}
+
+class GrpcStoreClient;
+
+// A FetchBodies stream. Reads are started only from the loop thread after
+// the previous chunk was consumed, so a slow client pauses the stream
+// instead of buffering the mailbox in memory.
+class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStream {
+ public:
+  BodyReader(EventLoop& loop, StoreClient::OnBody on_body, StoreClient::Done done)
+      : loop_(loop), on_body_(std::move(on_body)), done_(std::move(done)) {}
+
+  void start(pb::Store::Stub* stub, const pb::FetchBodiesRequest& req, std::shared_ptr<BodyReader> self) {
+    self_ = std::move(self);
+    req_ = req;
+    ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+    stub->async()->FetchBodies(&ctx_, &req_, this);
+    AddHold();
+    StartRead(&chunk_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    loop_.post([this, ok] {
+      if (!ok) {
+        RemoveHold();
+        return;
+      }
+      if (!consume()) {
+        paused_ = true;
+        return;
+      }
+      StartRead(&chunk_);
+    });
+  }
+
+  void OnDone(const grpc::Status& st) override {
+    loop_.post([this, st] {
+      Error err;
+      if (cancelled_) err = Error{ErrorCode::kTemp, "cancelled"};
+      else if (!st.ok()) err = fromStatus(st);
+      else if (!partial_.empty()) err = Error{ErrorCode::kTemp, "stream ended mid-message"};
+      auto done = std::move(done_);
+      on_body_ = nullptr;
+      auto keep = std::move(self_);  // may free this at end of scope
+      if (done) done(err);
+    });
+  }
+
+  void resume() override {
+    if (!paused_) return;
+    paused_ = false;
+    StartRead(&chunk_);
+  }
+
+  void cancel() override {
+    cancelled_ = true;
+    ctx_.TryCancel();
+    if (paused_) {
+      paused_ = false;
+      RemoveHold();
+    }
+  }
+
+ private:
+  // Returns false when the consumer asked to pause.
+  bool consume() {
+    if (cancelled_ || !on_body_) return true;
+    if (chunk_.has_error() && chunk_.error().code() != pb::OK) {
+      partial_.clear();
+      return on_body_(chunk_.uid(), Error{fromPb(chunk_.error())});
+    }
+    if (partial_.empty() && chunk_.total_size() > 0) partial_.reserve(chunk_.total_size());
+    partial_ += chunk_.data();
+    if (!chunk_.last()) return true;
+    std::string body;
+    body.swap(partial_);
+    return on_body_(chunk_.uid(), std::move(body));
+  }
+
+  EventLoop& loop_;
+  StoreClient::OnBody on_body_;
+  StoreClient::Done done_;
+  grpc::ClientContext ctx_;
+  pb::FetchBodiesRequest req_;
+  pb::BodyChunk chunk_;
+  std::string partial_;
+  bool paused_ = false;
+  bool cancelled_ = false;
+  std::shared_ptr<BodyReader> self_;
+};
+
+// The Watch feed; reconnects on its own and reports each re-establishment.
+class WatchReader : public grpc::ClientReadReactor<pb::ChangeBatch> {
+ public:
+  WatchReader(EventLoop& loop, std::function<void(const pb::ChangeBatch&)> on_batch,
+              std::function<void(bool broken)> on_end)
+      : loop_(loop), on_batch_(std::move(on_batch)), on_end_(std::move(on_end)) {}
+
+  void start(pb::Store::Stub* stub) {
+    stub->async()->Watch(&ctx_, &req_, this);
+    StartRead(&batch_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    // Copy: the loop handles it later while we read on.
+    auto copy = std::make_shared<pb::ChangeBatch>(batch_);
+    loop_.post([this, copy] { on_batch_(*copy); });
+    StartRead(&batch_);
+  }
+
+  void OnDone(const grpc::Status& st) override {
+    loop_.post([this, st] {
+      log::warn("store change feed ended; reconnecting", {{"error", st.error_message()}});
+      auto end = std::move(on_end_);
+      delete this;
+      end(true);
+    });
+  }
+
+  void cancel() { ctx_.TryCancel(); }
+
+ private:
+  EventLoop& loop_;
+  std::function<void(const pb::ChangeBatch&)> on_batch_;
+  std::function<void(bool)> on_end_;
+  grpc::ClientContext ctx_;
+  pb::WatchRequest req_;
+  pb::ChangeBatch batch_;
+};
+
+class GrpcStoreClient final : public StoreClient {
+ public:
+  GrpcStoreClient(EventLoop& loop, const std::string& target, size_t max_message) : loop_(loop) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(static_cast<int>(max_message));
+    args.SetMaxSendMessageSize(static_cast<int>(max_message));
+    // stored restarts must be noticed within a second, not gRPC's default 120 s backoff.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    stub_ = pb::Store::NewStub(channel_);
+  }
+
+  void authenticate(const std::string& user, const std::string& password, Callback<std::string> cb) override {
+    pb::AuthenticateRequest req;
+    req.set_user(user);
+    req.set_password(password);
+    unary<pb::AuthenticateResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Authenticate(c, q, r, f); },
+        [cb](const pb::AuthenticateResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(r.user());
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void userExists(const std::vector<std::string>& users, Callback<std::vector<bool>> cb) override {
+    pb::UserExistsRequest req;
+    for (const auto& u : users) req.add_users(u);
+    unary<pb::UserExistsResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->UserExists(c, q, r, f); },
+        [cb](const pb::UserExistsResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(std::vector<bool>(r.exists().begin(), r.exists().end()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void listMailboxes(const std::string& user, Callback<std::vector<MailboxInfo>> cb) override {
+    pb::ListMailboxesRequest req;
+    req.set_user(user);
+    unary<pb::ListMailboxesResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ListMailboxes(c, q, r, f); },
+        [cb](const pb::ListMailboxesResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          std::vector<MailboxInfo> out;
+          for (const auto& m : r.mailboxes()) out.push_back(fromPb(m));
+          cb(std::move(out));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void getMailbox(const std::string& user, const std::string& name, Callback<MailboxInfo> cb) override {
+    pb::MailboxRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    unary<pb::GetMailboxResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->GetMailbox(c, q, r, f); },
+        [cb](const pb::GetMailboxResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(fromPb(r.mailbox()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void createMailbox(const std::string& user, const std::string& name, Done cb) override {
+    pb::MailboxRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->CreateMailbox(c, q, r, f); }, cb);
+  }
+
+  void deleteMailbox(const std::string& user, const std::string& name, Done cb) override {
+    pb::MailboxRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->DeleteMailbox(c, q, r, f); }, cb);
+  }
+
+  void renameMailbox(const std::string& user, const std::string& from, const std::string& to, Done cb) override {
+    pb::RenameMailboxRequest req;
+    req.set_user(user);
+    req.set_from(from);
+    req.set_to(to);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->RenameMailbox(c, q, r, f); }, cb);
+  }
+
+  void subscribe(const std::string& user, const std::string& name, bool on, Done cb) override {
+    pb::SubscribeRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    req.set_subscribed(on);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Subscribe(c, q, r, f); }, cb);
+  }
+
+  void selectMailbox(const std::string& user, const std::string& name, Callback<SelectedMailbox> cb) override {
+    pb::MailboxRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    unary<pb::SelectMailboxResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SelectMailbox(c, q, r, f); },
+        [cb](const pb::SelectMailboxResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          SelectedMailbox s;
+          s.mailbox = fromPb(r.mailbox());
+          s.messages = fromPb(r.messages());
+          cb(std::move(s));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void append(AppendArgs a, Callback<AppendResult> cb) override {
+    pb::AppendRequest req;
+    req.set_user(a.user);
+    req.set_mailbox(a.mailbox);
+    req.set_flags(a.flags);
+    for (auto& k : a.keywords) req.add_keywords(k);
+    req.set_internaldate(a.internaldate);
+    req.set_tzoffset(a.tzoffset);
+    req.set_body(std::move(a.body));
+    unary<pb::AppendResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Append(c, q, r, f); },
+        [cb](const pb::AppendResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(AppendResult{r.uidvalidity(), r.uid(), r.modseq()});
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void deliver(const std::vector<std::string>& users, const std::string& mailbox, std::string body,
+               Callback<std::vector<Error>> cb) override {
+    pb::DeliverRequest req;
+    for (const auto& u : users) req.add_users(u);
+    req.set_mailbox(mailbox);
+    req.set_body(std::move(body));
+    size_t n = users.size();
+    unary<pb::DeliverResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Deliver(c, q, r, f); },
+        [cb, n](const pb::DeliverResponse& r) -> void {
+          if (static_cast<size_t>(r.results_size()) != n)
+            return cb(Error{ErrorCode::kInternal, "deliver: result count mismatch"});
+          std::vector<Error> out;
+          for (const auto& e : r.results()) out.push_back(fromPb(e));
+          cb(std::move(out));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  std::shared_ptr<BodyStream> fetchBodies(const std::string& user, uint32_t mailbox_id,
+                                          std::vector<uint32_t> uids, OnBody on_body, Done done) override {
+    pb::FetchBodiesRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    auto r = std::make_shared<BodyReader>(loop_, std::move(on_body), std::move(done));
+    r->start(stub_.get(), req, r);
+    return r;
+  }
+
+  void storeFlags(StoreFlagsArgs a, Callback<StoreFlagsResult> cb) override {
+    pb::StoreFlagsRequest req;
+    req.set_user(a.user);
+    req.set_mailbox_id(a.mailbox_id);
+    for (auto u : a.uids) req.add_uids(u);
+    req.set_op(a.op == FlagOp::kAdd ? pb::ADD : a.op == FlagOp::kRemove ? pb::REMOVE : pb::REPLACE);
+    req.set_flags(a.flags);
+    for (auto& k : a.keywords) req.add_keywords(k);
+    req.set_unchanged_since(a.unchanged_since);
+    unary<pb::StoreFlagsResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->StoreFlags(c, q, r, f); },
+        [cb](const pb::StoreFlagsResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          StoreFlagsResult s;
+          s.changed = fromPb(r.changed());
+          s.keywords.assign(r.keywords().begin(), r.keywords().end());
+          cb(std::move(s));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void expunge(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids, bool only_deleted,
+               Callback<std::vector<uint32_t>> cb) override {
+    pb::ExpungeRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    req.set_only_deleted(only_deleted);
+    unary<pb::ExpungeResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Expunge(c, q, r, f); },
+        [cb](const pb::ExpungeResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(std::vector<uint32_t>(r.expunged().begin(), r.expunged().end()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void copy(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+            const std::string& destination, bool move, Callback<CopyResult> cb) override {
+    pb::CopyRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    req.set_destination(destination);
+    req.set_move(move);
+    unary<pb::CopyResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Copy(c, q, r, f); },
+        [cb](const pb::CopyResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          CopyResult c;
+          c.uidvalidity = r.uidvalidity();
+          c.source_uids.assign(r.source_uids().begin(), r.source_uids().end());
+          c.dest_uids.assign(r.dest_uids().begin(), r.dest_uids().end());
+          cb(std::move(c));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void watch(OnChanges on_changes, std::function<void()> on_resync) override {
+    on_changes_ = std::move(on_changes);
+    on_resync_ = std::move(on_resync);
+    startWatch(false);
+  }
+
+ private:
+  template <typename Resp, typename Req, typename Invoke, typename OnOk, typename OnErr>
+  void unary(Req req, Invoke invoke, OnOk on_ok, OnErr on_err) {
+    struct Call {
+      grpc::ClientContext ctx;
+      Req req;
+      Resp resp;
+    };
+    auto c = std::make_shared<Call>();
+    c->req = std::move(req);
+    c->ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    EventLoop* loop = &loop_;
+    invoke(&c->ctx, &c->req, &c->resp,
+           std::function<void(grpc::Status)>([loop, c, on_ok, on_err](grpc::Status st) {
+             loop->post([c, st, on_ok, on_err] {
+               if (!st.ok()) return on_err(fromStatus(st));
+               on_ok(c->resp);
+             });
+           }));
+  }
+
+  template <typename Req, typename Invoke>
+  void simple(const Req& req, Invoke invoke, Done cb) {
+    unary<pb::SimpleResponse>(
+        req, invoke, [cb](const pb::SimpleResponse& r) { cb(fromPb(r.error())); },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  // Starts the feed. After a break, waits until stored answers Ping, then
+  // re-subscribes and tells the sessions to resync.
+  void startWatch(bool after_break) {
+    if (after_break) {
+      pb::PingRequest ping;
+      unary<pb::PingResponse>(
+          ping, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Ping(c, q, r, f); },
+          [this](const pb::PingResponse&) {
+            openWatch();
+            if (on_resync_) on_resync_();
+          },
+          [this](Error) { loop_.after(milliseconds(250), [this] { startWatch(true); }); });
+      return;
+    }
+    openWatch();
+  }
+
+  void openWatch() {
+    auto* w = new WatchReader(
+        loop_,
+        [this](const pb::ChangeBatch& b) {
+          std::vector<Change> changes;
+          changes.reserve(static_cast<size_t>(b.changes_size()));
+          for (const auto& c : b.changes()) {
+            Change ch;
+            ch.kind = static_cast<Change::Kind>(c.kind());
+            ch.user = c.user();
+            ch.mailbox_id = c.mailbox_id();
+            ch.meta.uid = c.uid();
+            ch.meta.flags = c.flags();
+            ch.meta.modseq = c.modseq();
+            ch.meta.size = c.size();
+            ch.meta.internaldate = c.internaldate();
+            ch.meta.tzoffset = c.tzoffset();
+            ch.keywords.assign(c.keywords().begin(), c.keywords().end());
+            changes.push_back(std::move(ch));
+          }
+          if (on_changes_) on_changes_(changes);
+        },
+        [this](bool) { loop_.after(milliseconds(100), [this] { startWatch(true); }); });
+    w->start(stub_.get());
+  }
+
+  EventLoop& loop_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::Store::Stub> stub_;
+  OnChanges on_changes_;
+  std::function<void()> on_resync_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreClient> makeGrpcStoreClient(EventLoop& loop, const std::string& target, size_t max_message) {
+  return std::make_unique<GrpcStoreClient>(loop, target, max_message);
+}
+
+}  // namespace postern

@@ -1,0 +1,176 @@
+#include "worker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ipc.h"
+#include "log.h"
+#include "store_client_grpc.h"
+
+namespace postern {
+
+std::string WorkerRuntime::hostname() const {
+  if (!config_.hostname.empty()) return config_.hostname;
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
+void WorkerRuntime::requestLogin(uint64_t conn, const std::string& user,
+                                 std::function<void(bool, const std::string&)> cb) {
+  if (ipc_fd_ < 0) {  // standalone (tests): no master to ask
+    loop_.post([cb] { cb(true, ""); });
+    return;
+  }
+  login_waiters_[conn] = std::move(cb);
+  if (!ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kLoginRequest, conn, 0, "", user))) {
+    auto it = login_waiters_.find(conn);
+    auto f = std::move(it->second);
+    login_waiters_.erase(it);
+    loop_.post([f] { f(false, "temporary failure: master unreachable"); });
+  }
+}
+
+void WorkerRuntime::connectionClosed(uint64_t conn) {
+  login_waiters_.erase(conn);
+  if (ipc_fd_ >= 0) ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, conn));
+  if (shutting_down_ && hooks_.active_connections && hooks_.active_connections() == 0) {
+    loop_.post([this] { loop_.stop(); });
+  }
+}
+
+void WorkerRuntime::beginShutdown(uint32_t grace_ms) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  log::info("shutting down", {{"grace_ms", std::to_string(grace_ms)}});
+  if (hooks_.on_shutdown) hooks_.on_shutdown(grace_ms);
+  if (!hooks_.active_connections || hooks_.active_connections() == 0) {
+    loop_.stop();
+    return;
+  }
+  loop_.after(std::chrono::milliseconds(grace_ms), [this] { loop_.stop(); });
+}
+
+void WorkerRuntime::onIpc() {
+  for (;;) {
+    ipc::IpcMsg m{};
+    int fd = -1;
+    int rc = ipc::recv(ipc_fd_, &m, &fd);
+    if (rc == 0) {  // master gone: nothing more to serve
+      log::warn("master closed the channel; exiting");
+      loop_.remove(ipc_fd_);
+      close(ipc_fd_);
+      ipc_fd_ = -1;
+      beginShutdown(0);
+      return;
+    }
+    if (rc < 0) return;  // EAGAIN
+    switch (m.type) {
+      case ipc::MsgType::kNewConn:
+        if (fd < 0) break;
+        if (shutting_down_ || !hooks_.on_connection) {
+          close(fd);
+          ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, m.conn));
+          break;
+        }
+        hooks_.on_connection(fd, m.conn, m.peer, static_cast<uint16_t>(m.value));
+        break;
+      case ipc::MsgType::kLoginReply: {
+        auto it = login_waiters_.find(m.conn);
+        if (it == login_waiters_.end()) break;
+        auto f = std::move(it->second);
+        login_waiters_.erase(it);
+        f(m.value != 0, m.text);
+        break;
+      }
+      case ipc::MsgType::kReload: {
+        auto cfg = loadConfig(config_path_);
+        if (!cfg.ok()) {
+          log::error("reload refused, keeping the running config", {{"error", cfg.error().message}});
+          break;
+        }
+        config_ = cfg.value();
+        bool ok = false;
+        log::setLevel(log::parseLevel(config_.log_level, &ok));
+        log::info("config reloaded");
+        if (hooks_.on_reload) hooks_.on_reload();
+        break;
+      }
+      case ipc::MsgType::kShutdown:
+        beginShutdown(m.value);
+        break;
+      default:
+        if (fd >= 0) close(fd);
+        log::warn("unexpected ipc message", {{"type", std::to_string(static_cast<uint32_t>(m.type))}});
+    }
+  }
+}
+
+int WorkerRuntime::main(int argc, char** argv, const std::string& kind,
+                        const std::function<WorkerHooks(WorkerRuntime&)>& setup) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  WorkerRuntime rt;
+  rt.kind_ = kind;
+  rt.name_ = kind;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) rt.config_path_ = argv[++i];
+    else if (a == "--name" && i + 1 < argc) rt.name_ = argv[++i];
+    else {
+      fprintf(stderr, "usage: postern-%s [--config PATH] [--name NAME]\n", kind.c_str());
+      return 2;
+    }
+  }
+  auto cfg = loadConfig(rt.config_path_);
+  if (!cfg.ok()) {
+    fprintf(stderr, "postern-%s: %s\n", kind.c_str(), cfg.error().message.c_str());
+    return 2;
+  }
+  rt.config_ = cfg.value();
+  bool lvl_ok = false;
+  log::init(rt.name_, rt.config_.log_target == "syslog", log::parseLevel(rt.config_.log_level, &lvl_ok));
+  rt.store_ = makeGrpcStoreClient(rt.loop_, rt.config_.storeTarget(),
+                                  static_cast<size_t>(rt.config_.message_size_limit) + (4u << 20));
+
+  // SIGTERM/SIGINT arrive through a signalfd-free path: a self-pipe via the loop.
+  static int sig_pipe[2] = {-1, -1};
+  if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+    struct sigaction sa{};
+    sa.sa_handler = [](int) {
+      char c = 1;
+      ssize_t n = write(sig_pipe[1], &c, 1);
+      (void)n;
+    };
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    rt.loop_.add(sig_pipe[0], EPOLLIN, [&rt](uint32_t) {
+      char buf[16];
+      while (read(sig_pipe[0], buf, sizeof buf) > 0) {
+      }
+      rt.beginShutdown(rt.config_.shutdown_grace_ms);
+    });
+  }
+
+  if (const char* env = getenv(ipc::kIpcFdEnv)) {
+    rt.ipc_fd_ = atoi(env);
+    unsetenv(ipc::kIpcFdEnv);
+    fcntl(rt.ipc_fd_, F_SETFL, fcntl(rt.ipc_fd_, F_GETFL) | O_NONBLOCK);
+    rt.loop_.add(rt.ipc_fd_, EPOLLIN, [&rt](uint32_t) { rt.onIpc(); });
+  }
+  rt.hooks_ = setup(rt);
+  if (rt.ipc_fd_ >= 0) ipc::send(rt.ipc_fd_, ipc::makeMsg(ipc::MsgType::kReady));
+  log::info("worker started");
+  rt.loop_.run();
+  log::info("worker stopped");
+  // Skip static destructors and gRPC teardown races: everything is flushed.
+  fflush(stderr);
+  _exit(0);
+}
+
+}  // namespace postern

@@ -54,7 +54,7 @@ class WorkerRuntime {
 
  private:
   void onIpc();
-  void send(const struct IpcSend& m);
+  void beginShutdown(uint32_t grace_ms);
 
   std::string kind_;
   std::string name_;

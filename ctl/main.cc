@@ -1,0 +1,199 @@
+// posternctl: the administrator's tool; talks gRPC to postern-master's
+// admin socket. Every command takes --json; failures exit non-zero with a
+// message on stderr.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "admin.grpc.pb.h"
+#include "config.h"
+
+namespace apb = postern::admin::v1;
+
+namespace {
+
+struct Opts {
+  std::string socket;
+  bool json = false;
+  std::string password;
+  bool have_password = false;
+  std::string mailbox = "INBOX";
+  std::vector<std::string> args;
+};
+
+int usage() {
+  fputs(
+      "usage: posternctl [--socket PATH] [--json] COMMAND\n"
+      "  user add NAME [--password P]     (else the password is read from stdin)\n"
+      "  user del NAME\n"
+      "  user list\n"
+      "  user passwd NAME [--password P]\n"
+      "  status\n"
+      "  deliver USER [--mailbox M] < message\n"
+      "  reload\n",
+      stderr);
+  return 2;
+}
+
+std::string toJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.always_print_primitive_fields = true;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+std::string readPassword() {
+  bool tty = isatty(0);
+  termios old{};
+  if (tty) {
+    fprintf(stderr, "Password: ");
+    tcgetattr(0, &old);
+    termios t = old;
+    t.c_lflag &= static_cast<tcflag_t>(~ECHO);
+    tcsetattr(0, TCSANOW, &t);
+  }
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (tty) {
+    tcsetattr(0, TCSANOW, &old);
+    fprintf(stderr, "\n");
+  }
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  return pw;
+}
+
+int finish(const Opts& o, const grpc::Status& st, const apb::Result& r, const google::protobuf::Message* full = nullptr) {
+  if (!st.ok()) {
+    fprintf(stderr, "posternctl: cannot reach postern-master at %s: %s\n", o.socket.c_str(),
+            st.error_message().c_str());
+    return 1;
+  }
+  if (o.json) {
+    std::cout << toJson(full ? *full : static_cast<const google::protobuf::Message&>(r));
+  } else if (r.ok() && !r.message().empty()) {
+    std::cout << r.message() << "\n";
+  }
+  if (!r.ok()) {
+    fprintf(stderr, "posternctl: %s\n", r.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+std::string fmtDuration(int64_t s) {
+  char buf[64];
+  if (s >= 86400) snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400), static_cast<long long>(s % 86400 / 3600));
+  else if (s >= 3600) snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
+  else snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Opts o;
+  auto cfg = postern::loadConfig("");
+  o.socket = cfg->adminSocket();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--socket" && i + 1 < argc) o.socket = argv[++i];
+    else if (a == "--json") o.json = true;
+    else if (a == "--password" && i + 1 < argc) {
+      o.password = argv[++i];
+      o.have_password = true;
+    } else if (a == "--mailbox" && i + 1 < argc) o.mailbox = argv[++i];
+    else if (a == "-h" || a == "--help") return usage();
+    else if (a.size() > 1 && a[0] == '-') {
+      fprintf(stderr, "posternctl: unknown option %s\n", a.c_str());
+      return usage();
+    } else o.args.push_back(a);
+  }
+  if (o.args.empty()) return usage();
+
+  auto channel = grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials());
+  auto stub = apb::Admin::NewStub(channel);
+  auto ctx = [] {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return c;
+  };
+  const auto& a = o.args;
+  apb::Result r;
+
+  if (a[0] == "user" && a.size() >= 2) {
+    if (a[1] == "add" || a[1] == "passwd") {
+      if (a.size() != 3) return usage();
+      apb::UserRequest q;
+      q.set_name(a[2]);
+      q.set_password(o.have_password ? o.password : readPassword());
+      if (q.password().empty()) {
+        fprintf(stderr, "posternctl: empty password refused\n");
+        return 1;
+      }
+      auto st = a[1] == "add" ? stub->AddUser(ctx().get(), q, &r) : stub->SetPassword(ctx().get(), q, &r);
+      return finish(o, st, r);
+    }
+    if (a[1] == "del") {
+      if (a.size() != 3) return usage();
+      apb::UserRequest q;
+      q.set_name(a[2]);
+      return finish(o, stub->DeleteUser(ctx().get(), q, &r), r);
+    }
+    if (a[1] == "list") {
+      if (a.size() != 2) return usage();
+      apb::UserListResponse res;
+      auto st = stub->ListUsers(ctx().get(), apb::Empty(), &res);
+      if (st.ok() && res.result().ok() && !o.json) {
+        printf("%-32s %10s %14s %8s\n", "USER", "MESSAGES", "BYTES", "SESSIONS");
+        for (const auto& u : res.users())
+          printf("%-32s %10llu %14llu %8u\n", u.name().c_str(), static_cast<unsigned long long>(u.messages()),
+                 static_cast<unsigned long long>(u.bytes()), u.sessions());
+      }
+      return finish(o, st, res.result(), &res);
+    }
+    return usage();
+  }
+  if (a[0] == "status" && a.size() == 1) {
+    apb::StatusResponse res;
+    auto st = stub->Status(ctx().get(), apb::Empty(), &res);
+    if (st.ok() && res.result().ok() && !o.json) {
+      printf("postern %s, up %s, %u connections (%u logged in)\n", res.version().c_str(),
+             fmtDuration(res.uptime_seconds()).c_str(), res.connections(), res.authenticated());
+      printf("%-12s %-8s %8s %9s %9s %6s  %s\n", "PROCESS", "STATE", "PID", "UPTIME", "RESTARTS", "CONNS", "LAST EXIT");
+      for (const auto& p : res.processes())
+        printf("%-12s %-8s %8lld %9s %9u %6u  %s\n", p.name().c_str(), p.state().c_str(),
+               static_cast<long long>(p.pid()), fmtDuration(p.uptime_seconds()).c_str(), p.restarts(),
+               p.connections(), p.last_exit().c_str());
+      for (const auto& l : res.listeners())
+        printf("listener %-5s %-24s %u connections\n", l.protocol().c_str(), l.address().c_str(), l.connections());
+      for (const auto& [k, v] : res.counters()) printf("counter %s = %llu\n", k.c_str(), static_cast<unsigned long long>(v));
+    }
+    return finish(o, st, res.result(), &res);
+  }
+  if (a[0] == "deliver" && a.size() == 2) {
+    apb::DeliverRequest q;
+    q.set_user(a[1]);
+    q.set_mailbox(o.mailbox);
+    std::string body((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    if (body.empty()) {
+      fprintf(stderr, "posternctl: empty message on stdin\n");
+      return 1;
+    }
+    q.set_body(std::move(body));
+    return finish(o, stub->Deliver(ctx().get(), q, &r), r);
+  }
+  if (a[0] == "reload" && a.size() == 1) return finish(o, stub->Reload(ctx().get(), apb::Empty(), &r), r);
+  return usage();
+}

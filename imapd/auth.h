@@ -1,0 +1,15 @@
+#pragma once
+// The login sequence shared by LOGIN and AUTHENTICATE: verify the password
+// with the store, ask the master for admission (per-user limits, licence
+// seats), then enter the authenticated state. Finishes `ctx`.
+#include <memory>
+#include <string>
+
+#include "command.h"
+
+namespace postern::imapd {
+
+void authenticateAndLogin(std::shared_ptr<CommandContext> ctx, const std::string& user,
+                          const std::string& password);
+
+}  // namespace postern::imapd

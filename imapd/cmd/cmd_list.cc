@@ -1,0 +1,76 @@
+// LIST and LSUB (RFC 3501 6.3.8, 6.3.9), with CHILDREN attributes (RFC 3348).
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "command.h"
+#include "types.h"
+#include "writer.h"
+
+namespace postern::imapd {
+namespace {
+
+// "*" matches anything, "%" anything but the delimiter.
+bool match(std::string_view pat, std::string_view name) {
+  if (pat.empty()) return name.empty();
+  if (pat[0] == '*' || pat[0] == '%') {
+    for (size_t i = 0; i <= name.size(); ++i) {
+      if (match(pat.substr(1), name.substr(i))) return true;
+      if (i < name.size() && pat[0] == '%' && name[i] == '/') break;
+    }
+    return false;
+  }
+  if (name.empty()) return false;
+  bool same = pat[0] == name[0];
+  return same && match(pat.substr(1), name.substr(1));
+}
+
+bool matchName(const std::string& pattern, const std::string& name) {
+  // INBOX is case-insensitive: compare its normalised form.
+  return match(imap::normalizeMailbox(pattern), name);
+}
+
+}  // namespace
+
+void cmdList(CommandContext& ctx) {
+  bool lsub = ctx.name() == "LSUB";
+  if (!ctx.argCount(2)) return ctx.bad(std::string(ctx.name()) + " needs a reference and a mailbox pattern");
+  auto ref = ctx.astring(0);
+  auto pat = imap::argListMailbox(ctx.args()[1]);
+  if (!ref || !pat) return ctx.bad("Invalid reference or pattern");
+  std::string pattern = *ref + std::string(*pat);
+  if (pat->empty() && !lsub) {
+    ctx.untagged("LIST (\\Noselect) \"/\" \"\"");
+    return ctx.ok("LIST completed");
+  }
+  if (pattern.size() > 1024 || std::count(pattern.begin(), pattern.end(), '*') +
+                                       std::count(pattern.begin(), pattern.end(), '%') > 16)
+    return ctx.bad("Pattern too complex");
+  auto self = ctx.self();
+  ctx.store().listMailboxes(ctx.session().user(), [self, pattern, lsub](Result<std::vector<MailboxInfo>> r) {
+    if (!r.ok()) return self->fail(r.error(), "LIST");
+    std::map<std::string, bool> names;  // name -> selectable (exists)
+    std::set<std::string> subscribed;
+    for (const auto& m : r.value()) {
+      names[m.name] = true;
+      if (m.subscribed) subscribed.insert(m.name);
+      for (size_t p = m.name.find('/'); p != std::string::npos; p = m.name.find('/', p + 1))
+        names.emplace(m.name.substr(0, p), false);  // implicit parent
+    }
+    for (const auto& [name, exists] : names) {
+      if (!matchName(pattern, name)) continue;
+      if (lsub && !subscribed.count(name)) continue;
+      auto next = names.upper_bound(name);
+      bool children = next != names.end() && next->first.compare(0, name.size() + 1, name + "/") == 0;
+      std::string attrs;
+      if (!exists) attrs = "\\Noselect ";
+      attrs += children ? "\\HasChildren" : "\\HasNoChildren";
+      std::string line = std::string(lsub ? "LSUB" : "LIST") + " (" + attrs + ") \"/\" ";
+      imap::appendAstring(line, name);
+      self->untagged(line);
+    }
+    self->ok(std::string(lsub ? "LSUB" : "LIST") + " completed");
+  });
+}
+
+}  // namespace postern::imapd

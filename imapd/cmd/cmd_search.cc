@@ -1,0 +1,281 @@
+// SEARCH and UID SEARCH (RFC 3501 6.4.4). Flag, size, date, set and
+// boolean keys are answered from the MailboxView; header and text keys
+// stream the bodies from the store (case-insensitive substring match).
+#include <algorithm>
+#include <memory>
+
+#include "command.h"
+#include "msgset.h"
+#include "section.h"
+#include "types.h"
+
+namespace postern::imapd {
+namespace {
+
+struct Key {
+  enum Op { kAll, kFlag, kNotFlag, kKeyword, kNotKeyword, kLarger, kSmaller, kNot, kOr, kAnd,
+            kSeqs, kUids, kBefore, kOn, kSince, kHeader, kBody, kText, kNone };
+  Op op = kAll;
+  uint64_t num = 0;
+  std::string str, field;
+  std::vector<uint32_t> set;  // sorted seqs or uids
+  std::vector<Key> kids;
+};
+
+bool ci_contains(std::string_view hay, const std::string& needle_upper) {
+  if (needle_upper.empty()) return true;
+  auto it = std::search(hay.begin(), hay.end(), needle_upper.begin(), needle_upper.end(),
+                        [](char a, char b) { return toupper(static_cast<unsigned char>(a)) == b; });
+  return it != hay.end();
+}
+
+class KeyParser {
+ public:
+  KeyParser(const MailboxView& v, const std::vector<imap::Arg>& args) : v_(v), a_(args) {}
+
+  bool parseAll(Key* out, std::string* err) {
+    out->op = Key::kAnd;
+    if (i_ < a_.size() && a_[i_].type == imap::Arg::kAtom && imap::iequals(a_[i_].value, "CHARSET")) {
+      if (i_ + 1 >= a_.size()) return fail(err, "CHARSET needs a name");
+      auto cs = imap::argAstring(a_[i_ + 1]);
+      if (!cs || !(imap::iequals(*cs, "US-ASCII") || imap::iequals(*cs, "UTF-8")))
+        return fail(err, "[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
+      i_ += 2;
+    }
+    if (i_ >= a_.size()) return fail(err, "SEARCH needs at least one key");
+    while (i_ < a_.size()) {
+      Key k;
+      if (!parseKey(&k, err, 0)) return false;
+      out->kids.push_back(std::move(k));
+    }
+    return true;
+  }
+
+  bool needsBody = false;
+
+ private:
+  bool fail(std::string* err, std::string m) {
+    if (err->empty()) *err = std::move(m);
+    return false;
+  }
+
+  std::optional<std::string> str(std::string* err) {
+    if (i_ >= a_.size()) return fail(err, "Missing search argument"), std::nullopt;
+    auto s = imap::argAstring(a_[i_]);
+    if (!s) return fail(err, "Invalid search argument"), std::nullopt;
+    ++i_;
+    return std::string(*s);
+  }
+
+  bool parseKey(Key* k, std::string* err, int depth) {
+    if (depth > 32) return fail(err, "Search too deeply nested");
+    if (i_ >= a_.size()) return fail(err, "Missing search key");
+    const imap::Arg& arg = a_[i_];
+    if (arg.isList()) {
+      KeyParser sub(v_, arg.list);
+      ++i_;
+      k->op = Key::kAnd;
+      if (arg.list.empty()) return fail(err, "Empty search list");
+      while (sub.i_ < sub.a_.size()) {
+        Key kid;
+        if (!sub.parseKey(&kid, err, depth + 1)) return false;
+        k->kids.push_back(std::move(kid));
+      }
+      needsBody |= sub.needsBody;
+      return true;
+    }
+    auto at = imap::argAtom(arg);
+    if (!at) return fail(err, "Invalid search key");
+    std::string u = imap::toUpper(*at);
+    ++i_;
+    static const std::pair<const char*, uint64_t> kFlags[] = {
+        {"ANSWERED", flag::kAnswered}, {"DELETED", flag::kDeleted}, {"DRAFT", flag::kDraft},
+        {"FLAGGED", flag::kFlagged}, {"SEEN", flag::kSeen}, {"OLD", 0}};
+    for (auto [name, bit] : kFlags) {
+      if (u == name) {
+        k->op = bit ? Key::kFlag : Key::kAll;
+        k->num = bit;
+        return true;
+      }
+      if (u == std::string("UN") + name) {
+        k->op = Key::kNotFlag;
+        k->num = bit;
+        return true;
+      }
+    }
+    if (u == "ALL" || u == "OLD") return k->op = Key::kAll, true;
+    if (u == "NEW" || u == "RECENT") return k->op = Key::kNone, true;  // \Recent is not kept
+    if (u == "KEYWORD" || u == "UNKEYWORD") {
+      auto s = str(err);
+      if (!s) return false;
+      k->op = u == "KEYWORD" ? Key::kKeyword : Key::kNotKeyword;
+      k->str = *s;
+      return true;
+    }
+    if (u == "LARGER" || u == "SMALLER") {
+      auto s = str(err);
+      if (!s || s->empty() || s->size() > 10 || !std::all_of(s->begin(), s->end(), ::isdigit))
+        return fail(err, "Invalid number");
+      k->op = u == "LARGER" ? Key::kLarger : Key::kSmaller;
+      k->num = std::stoull(*s);
+      return true;
+    }
+    if (u == "BEFORE" || u == "ON" || u == "SINCE" || u == "SENTBEFORE" || u == "SENTON" || u == "SENTSINCE") {
+      auto s = str(err);
+      auto d = s ? imap::parseDate(*s) : std::nullopt;
+      if (!d) return fail(err, "Invalid date");
+      // SENT* use INTERNALDATE until the MIME engine parses Date: headers.
+      k->op = (u == "BEFORE" || u == "SENTBEFORE") ? Key::kBefore : (u == "ON" || u == "SENTON") ? Key::kOn : Key::kSince;
+      k->num = static_cast<uint64_t>(d->daysSinceEpoch());
+      return true;
+    }
+    if (u == "NOT") {
+      k->op = Key::kNot;
+      k->kids.emplace_back();
+      return parseKey(&k->kids[0], err, depth + 1);
+    }
+    if (u == "OR") {
+      k->op = Key::kOr;
+      k->kids.resize(2);
+      return parseKey(&k->kids[0], err, depth + 1) && parseKey(&k->kids[1], err, depth + 1);
+    }
+    if (u == "UID") {
+      if (i_ >= a_.size()) return fail(err, "UID needs a set");
+      auto r = resolveSeqs(v_, a_[i_++], true);
+      if (!r) return fail(err, r.reason());
+      k->op = Key::kSeqs;
+      k->set = r.value();
+      return true;
+    }
+    static const char* kHeaders[] = {"FROM", "TO", "CC", "BCC", "SUBJECT"};
+    for (const char* h : kHeaders) {
+      if (u == h) {
+        auto s = str(err);
+        if (!s) return false;
+        k->op = Key::kHeader;
+        k->field = h;
+        k->str = imap::toUpper(*s);
+        needsBody = true;
+        return true;
+      }
+    }
+    if (u == "HEADER") {
+      auto f = str(err);
+      auto s = f ? str(err) : std::nullopt;
+      if (!s) return false;
+      k->op = Key::kHeader;
+      k->field = imap::toUpper(*f);
+      k->str = imap::toUpper(*s);
+      needsBody = true;
+      return true;
+    }
+    if (u == "BODY" || u == "TEXT") {
+      auto s = str(err);
+      if (!s) return false;
+      k->op = u == "BODY" ? Key::kBody : Key::kText;
+      k->str = imap::toUpper(*s);
+      needsBody = true;
+      return true;
+    }
+    // A bare sequence set.
+    auto r = resolveSeqs(v_, arg, false);
+    if (!r) return fail(err, "Unknown search key " + u.substr(0, 30));
+    k->op = Key::kSeqs;
+    k->set = r.value();
+    return true;
+  }
+
+  const MailboxView& v_;
+  const std::vector<imap::Arg>& a_;
+  size_t i_ = 0;
+};
+
+bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* body) {
+  const MessageMeta& m = v.at(seq);
+  auto kwBit = [&](const std::string& name) -> uint64_t {
+    for (size_t i = 0; i < v.keywords().size(); ++i)
+      if (imap::iequals(v.keywords()[i], name)) return 1ull << (flag::kKeywordBase + i);
+    return 0;
+  };
+  int64_t day = (m.internaldate + static_cast<int64_t>(m.tzoffset) * 60);
+  day = day >= 0 ? day / 86400 : (day - 86399) / 86400;
+  switch (k.op) {
+    case Key::kAll: return true;
+    case Key::kNone: return false;
+    case Key::kFlag: return (m.flags & k.num) != 0;
+    case Key::kNotFlag: return (m.flags & k.num) == 0;
+    case Key::kKeyword: return (m.flags & kwBit(k.str)) != 0;
+    case Key::kNotKeyword: { uint64_t b = kwBit(k.str); return b == 0 || (m.flags & b) == 0; }
+    case Key::kLarger: return m.size > k.num;
+    case Key::kSmaller: return m.size < k.num;
+    case Key::kNot: return !eval(k.kids[0], v, seq, body);
+    case Key::kOr: return eval(k.kids[0], v, seq, body) || eval(k.kids[1], v, seq, body);
+    case Key::kAnd:
+      for (const auto& c : k.kids)
+        if (!eval(c, v, seq, body)) return false;
+      return true;
+    case Key::kSeqs: return std::binary_search(k.set.begin(), k.set.end(), seq);
+    case Key::kUids: return false;
+    case Key::kBefore: return day < static_cast<int64_t>(k.num);
+    case Key::kOn: return day == static_cast<int64_t>(k.num);
+    case Key::kSince: return day >= static_cast<int64_t>(k.num);
+    case Key::kHeader: {
+      if (!body) return false;
+      std::string h = headerFields(headerOf(*body), {k.field}, false);
+      if (h.size() <= 2) return false;
+      size_t colon = h.find(':');
+      return ci_contains(std::string_view(h).substr(colon == std::string::npos ? 0 : colon + 1), k.str);
+    }
+    case Key::kBody: return body && ci_contains(textOf(*body), k.str);
+    case Key::kText: return body && ci_contains(*body, k.str);
+  }
+  return false;
+}
+
+void answer(const std::shared_ptr<CommandContext>& ctx, const std::vector<uint32_t>& seqs) {
+  MailboxView* v = ctx->session().selected();
+  std::string line = "SEARCH";
+  for (uint32_t s : seqs) line += " " + std::to_string(ctx->uid() ? v->at(s).uid : s);
+  ctx->untagged(line);
+  ctx->ok(ctx->uid() ? "UID SEARCH completed" : "SEARCH completed");
+}
+
+}  // namespace
+
+void cmdSearch(CommandContext& ctx) {
+  MailboxView* v = ctx.session().selected();
+  KeyParser p(*v, ctx.args());
+  auto key = std::make_shared<Key>();
+  std::string err;
+  if (!p.parseAll(key.get(), &err)) {
+    if (err.rfind("[BADCHARSET", 0) == 0) return ctx.no(err);
+    return ctx.bad(err);
+  }
+  auto self = ctx.self();
+  if (!p.needsBody) {
+    std::vector<uint32_t> hits;
+    for (uint32_t s = 1; s <= v->count(); ++s)
+      if (eval(*key, *v, s, nullptr)) hits.push_back(s);
+    return answer(self, hits);
+  }
+  std::vector<uint32_t> uids;
+  for (uint32_t s = 1; s <= v->count(); ++s) uids.push_back(v->at(s).uid);
+  if (uids.empty()) return answer(self, {});
+  auto hits = std::make_shared<std::vector<uint32_t>>();
+  ctx.store().fetchBodies(
+      ctx.session().user(), v->id(), std::move(uids),
+      [self, key, hits](uint32_t uid, Result<std::string> body) -> bool {
+        MailboxView* v = self->session().selected();
+        if (!v || !body.ok()) return true;
+        uint32_t seq = v->seqOf(uid);
+        if (seq && eval(*key, *v, seq, &body.value())) hits->push_back(seq);
+        return true;
+      },
+      [self, hits](Error e) {
+        if (!e.ok()) return self->fail(e, "SEARCH");
+        std::sort(hits->begin(), hits->end());
+        answer(self, *hits);
+      });
+}
+
+}  // namespace postern::imapd

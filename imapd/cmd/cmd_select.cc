@@ -1,0 +1,30 @@
+// SELECT and EXAMINE (RFC 3501 6.3.1, 6.3.2).
+#include "command.h"
+#include "server.h"
+
+namespace postern::imapd {
+
+void cmdSelect(CommandContext& ctx) {
+  bool examine = ctx.name() == "EXAMINE";
+  auto name = ctx.mailbox(0);
+  if (!ctx.argCount(1) || !name) return ctx.bad(std::string(ctx.name()) + " needs a mailbox name");
+  // A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1).
+  ctx.session().unselect();
+  auto self = ctx.self();
+  ctx.store().selectMailbox(ctx.session().user(), *name, [self, examine](Result<SelectedMailbox> r) {
+    if (!r.ok()) return self->fail(r.error(), examine ? "EXAMINE" : "SELECT");
+    auto view = std::make_unique<MailboxView>(r.value(), examine);
+    MailboxView& v = *view;
+    self->session().select(std::move(view));
+    self->untagged("FLAGS " + v.allFlags(false));
+    self->untagged("OK [PERMANENTFLAGS " + v.allFlags(true) + "] Flags permitted.");
+    self->untagged(std::to_string(v.count()) + " EXISTS");
+    self->untagged("0 RECENT");
+    if (uint32_t u = v.firstUnseen()) self->untagged("OK [UNSEEN " + std::to_string(u) + "] First unseen.");
+    self->untagged("OK [UIDVALIDITY " + std::to_string(v.uidValidity()) + "] UIDs valid");
+    self->untagged("OK [UIDNEXT " + std::to_string(v.uidNext()) + "] Predicted next UID");
+    self->ok(examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+  });
+}
+
+}  // namespace postern::imapd

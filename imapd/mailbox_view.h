@@ -1,0 +1,66 @@
+#pragma once
+// The selected mailbox as this session's client sees it: the message
+// sequence (uid, flags, modseq in sequence order) plus changes made by
+// others that have not been announced yet. Changes are queued and turned
+// into untagged EXISTS / EXPUNGE / FETCH responses only at points where
+// RFC 3501 (7.4.1) allows them; no store or socket in here.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store_client.h"
+
+namespace postern::imapd {
+
+class MailboxView {
+ public:
+  MailboxView(const SelectedMailbox& sel, bool read_only);
+
+  uint32_t id() const { return info_.id; }
+  const std::string& name() const { return info_.name; }
+  bool readOnly() const { return read_only_; }
+  uint32_t uidValidity() const { return info_.uidvalidity; }
+  uint32_t uidNext() const;
+  uint64_t highestModseq() const { return info_.highestmodseq; }
+  const std::vector<std::string>& keywords() const { return info_.keywords; }
+  uint32_t count() const { return static_cast<uint32_t>(msgs_.size()); }
+  const MessageMeta& at(uint32_t seq) const { return msgs_[seq - 1]; }  // 1-based
+  // Sequence number of `uid`, or 0.
+  uint32_t seqOf(uint32_t uid) const;
+  uint32_t firstUnseen() const;  // 0 = none
+  uint32_t maxUid() const { return msgs_.empty() ? 0 : msgs_.back().uid; }
+
+  // Queues a change from the feed (ignores ones already known).
+  void queue(const Change& c);
+  bool hasPending() const { return !pending_.empty() || keywords_changed_; }
+
+  // Applies our own STORE result at once (no queueing).
+  void applyFlags(const std::vector<MessageMeta>& changed, const std::vector<std::string>& keywords);
+
+  // Turns queued changes into untagged responses ("* 3 EXPUNGE\r\n", ...).
+  // With allow_expunge false, expunges stay queued (during FETCH, STORE,
+  // SEARCH) and only flags and new messages are announced.
+  std::string flush(bool allow_expunge, bool with_uid_in_fetch);
+  // Removes `uids` now (our own EXPUNGE), returning the EXPUNGE responses.
+  std::string expungeNow(const std::vector<uint32_t>& uids);
+
+  // Queues the differences to a fresh snapshot (after the change feed broke).
+  // Returns false if UIDVALIDITY changed: the session must end.
+  bool resync(const SelectedMailbox& fresh);
+
+  // "(\Seen \Flagged $Junk)".
+  std::string flagList(uint64_t flags) const;
+  // "(\Answered \Flagged \Deleted \Seen \Draft kw...)" for FLAGS/PERMANENTFLAGS.
+  std::string allFlags(bool permanent) const;
+
+ private:
+  MailboxInfo info_;
+  bool read_only_;
+  std::vector<MessageMeta> msgs_;
+  std::vector<Change> pending_;
+  bool keywords_changed_ = false;
+  uint32_t max_known_uid_ = 0;  // highest uid seen (announced or queued)
+};
+
+}  // namespace postern::imapd

@@ -1,0 +1,19 @@
+// postern-imapd: an IMAP worker process, started by postern-master.
+#include <memory>
+
+#include "server.h"
+#include "worker.h"
+
+int main(int argc, char** argv) {
+  static std::unique_ptr<postern::imapd::Server> server;
+  return postern::WorkerRuntime::main(argc, argv, "imapd", [](postern::WorkerRuntime& rt) {
+    server = std::make_unique<postern::imapd::Server>(rt);
+    postern::WorkerHooks h;
+    h.on_connection = [](int fd, uint64_t conn, const std::string& peer, uint16_t) {
+      server->accept(fd, conn, peer);
+    };
+    h.on_shutdown = [](uint32_t) { server->shutdown(); };
+    h.active_connections = [] { return server->sessions(); };
+    return h;
+  });
+}

@@ -1,0 +1,62 @@
+#include "server.h"
+
+#include "log.h"
+#include "worker.h"
+
+namespace postern::imapd {
+
+Server::Server(WorkerRuntime& rt) : rt_(rt) {
+  rt_.store().watch([this](const std::vector<Change>& c) { onChanges(c); }, [this] { onResync(); });
+}
+
+void Server::accept(int fd, uint64_t conn, const std::string& peer) {
+  auto s = std::make_shared<Session>(*this, fd, conn, peer);
+  sessions_[s.get()] = s;
+  s->start();
+}
+
+void Server::removed(Session* s) {
+  if (auto* v = s->selected()) unwatchMailbox(s, v->id());
+  auto it = sessions_.find(s);
+  if (it == sessions_.end()) return;
+  auto keep = it->second;  // destroyed after this call returns via the loop
+  sessions_.erase(it);
+  rt_.loop().post([keep] {});
+}
+
+void Server::watchMailbox(Session* s, uint32_t id) { by_mailbox_[id].insert(s); }
+
+void Server::unwatchMailbox(Session* s, uint32_t id) {
+  auto it = by_mailbox_.find(id);
+  if (it == by_mailbox_.end()) return;
+  it->second.erase(s);
+  if (it->second.empty()) by_mailbox_.erase(it);
+}
+
+void Server::onChanges(const std::vector<Change>& changes) {
+  std::set<Session*> touched;
+  for (const auto& c : changes) {
+    auto it = by_mailbox_.find(c.mailbox_id);
+    if (it == by_mailbox_.end()) continue;
+    for (Session* s : it->second) {
+      s->queueChange(c);
+      touched.insert(s);
+    }
+  }
+  for (Session* s : touched)
+    if (s->idling()) s->flushUpdates(true, false);
+}
+
+void Server::onResync() {
+  log::info("change feed re-established; resyncing selected sessions");
+  for (auto& [p, s] : sessions_)
+    if (s->selected()) s->needResync();
+}
+
+void Server::shutdown() {
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [p, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->bye("Server shutting down");
+}
+
+}  // namespace postern::imapd

@@ -1,0 +1,42 @@
+#pragma once
+// The imapd worker: its sessions, and the routing of the store's change
+// feed to the sessions that have the changed mailbox selected.
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "session.h"
+
+namespace postern {
+class WorkerRuntime;
+}
+
+namespace postern::imapd {
+
+class Server {
+ public:
+  explicit Server(WorkerRuntime& rt);
+
+  void accept(int fd, uint64_t conn, const std::string& peer);
+  void shutdown();
+  size_t sessions() const { return sessions_.size(); }
+
+  // Session bookkeeping (called by Session).
+  void removed(Session* s);
+  void watchMailbox(Session* s, uint32_t mailbox_id);
+  void unwatchMailbox(Session* s, uint32_t mailbox_id);
+
+  WorkerRuntime& runtime() { return rt_; }
+
+ private:
+  void onChanges(const std::vector<Change>& changes);
+  void onResync();
+
+  WorkerRuntime& rt_;
+  std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
+  std::unordered_map<uint32_t, std::set<Session*>> by_mailbox_;
+};
+
+}  // namespace postern::imapd

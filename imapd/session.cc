@@ -1,0 +1,346 @@
+#include "session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "command.h"
+#include "log.h"
+#include "server.h"
+#include "worker.h"
+
+namespace postern::imapd {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kOutputHighWater = 1 << 20;  // stop reading commands above this
+constexpr size_t kOutputLowWater = 256 * 1024;
+
+imap::ParserLimits limitsFrom(const Config& c) {
+  imap::ParserLimits l;
+  l.maxLineLength = c.imap_max_line;
+  l.maxAppendLiteral = static_cast<size_t>(c.message_size_limit);
+  l.maxCommandSize = static_cast<size_t>(c.message_size_limit) + 2 * c.imap_max_line + (1 << 20);
+  return l;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Session::Session(Server& server, int fd, uint64_t conn, std::string peer)
+    : server_(server), fd_(fd), conn_(conn), peer_(std::move(peer)),
+      parser_(limitsFrom(server.runtime().config())) {
+  id_ = server.runtime().name() + "/" + std::to_string(conn);
+  started_ = last_input_ = EventLoop::now();
+}
+
+Session::~Session() {
+  if (!closed_ && fd_ >= 0) close(fd_);
+}
+
+WorkerRuntime& Session::runtime() { return server_.runtime(); }
+StoreClient& Session::store() { return server_.runtime().store(); }
+
+void Session::start() {
+  interest_ = EPOLLIN | EPOLLRDHUP;
+  auto weak = weak_from_this();
+  runtime().loop().add(fd_, interest_, [weak](uint32_t ev) {
+    if (auto s = weak.lock()) s->onEvents(ev);
+  });
+  log::info("connect", {{"session", id_}, {"ip", peer_}, {"proto", "imap"}});
+  write("* OK [CAPABILITY " + capabilities(*this) + "] Postern IMAP4rev1 ready.\r\n");
+  armTimeout();
+}
+
+void Session::armTimeout() {
+  auto weak = weak_from_this();
+  auto limit = std::chrono::seconds(runtime().config().imap_timeout_s);
+  auto due = last_input_ + limit;
+  auto now = EventLoop::now();
+  auto wait = due > now ? std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
+                        : std::chrono::milliseconds(0);
+  timeout_timer_ = runtime().loop().after(wait + std::chrono::milliseconds(10), [weak, limit] {
+    auto s = weak.lock();
+    if (!s || s->closed_) return;
+    s->timeout_timer_ = 0;
+    if (EventLoop::now() - s->last_input_ >= limit) {
+      log::info("autologout", {{"session", s->id_}, {"user", s->user_}, {"ip", s->peer_}});
+      s->bye("Autologout; idle for too long");
+    } else {
+      s->armTimeout();
+    }
+  });
+}
+
+void Session::onEvents(uint32_t ev) {
+  auto keep = shared_from_this();
+  if (ev & EPOLLERR) {
+    closeNow("socket error");
+    return;
+  }
+  if (ev & EPOLLOUT) flushOutput();
+  if (closed_) return;
+  if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) readInput();
+}
+
+void Session::readInput() {
+  char buf[kReadChunk];
+  ssize_t n = ::read(fd_, buf, sizeof buf);
+  if (n == 0) {
+    closeNow("client closed the connection");
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    closeNow(std::string("read error: ") + strerror(errno));
+    return;
+  }
+  bytes_in_ += static_cast<uint64_t>(n);
+  last_input_ = EventLoop::now();
+  parser_.feed(buf, static_cast<size_t>(n));
+  processInput();
+}
+
+void Session::processInput() {
+  auto keep = shared_from_this();
+  while (!closed_ && !closing_) {
+    if (raw_line_cb_) {
+      auto line = parser_.nextLine();
+      if (!line) break;
+      auto cb = std::move(raw_line_cb_);
+      raw_line_cb_ = nullptr;
+      cb(std::move(*line));
+      continue;
+    }
+    if (busy_) break;
+    if (pendingOutput() > kOutputHighWater) break;
+    imap::ParseEvent ev = parser_.next();
+    if (ev.kind == imap::ParseEvent::kNeedMore) break;
+    if (ev.kind == imap::ParseEvent::kNeedContinuation) {
+      write("+ Ready for literal data\r\n");
+      continue;
+    }
+    if (ev.kind == imap::ParseEvent::kError) {
+      log::info("bad input", {{"session", id_}, {"user", user_}, {"ip", peer_}, {"reason", ev.error.reason}});
+      if (ev.error.fatal) {
+        bye(ev.error.reason);
+        break;
+      }
+      std::string tag = ev.error.tag.empty() ? "*" : ev.error.tag;
+      write(tag + " BAD " + ev.error.reason + "\r\n");
+      continue;
+    }
+    dispatch(std::move(ev.command));
+  }
+  updateInterest();
+}
+
+void Session::dispatch(imap::Command cmd) {
+  bool uid = false;
+  std::string name = cmd.name;
+  if (name == "UID") {
+    if (cmd.args.empty() || cmd.args[0].type != imap::Arg::kAtom) {
+      write(cmd.tag + " BAD UID needs a command\r\n");
+      return;
+    }
+    name = upper(cmd.args[0].value);
+    cmd.args.erase(cmd.args.begin());
+    cmd.name = name;
+    uid = true;
+  }
+  const CommandDef* def = findCommand(name);
+  if (!def || (uid && !(def->flags & kUidVariant))) {
+    write(cmd.tag + " BAD Unknown command " + (uid ? "UID " : "") + name.substr(0, 40) + "\r\n");
+    return;
+  }
+  if ((def->flags & kNotAuthOnly) && state_ != State::kNotAuthenticated) {
+    write(cmd.tag + " BAD Already authenticated\r\n");
+    return;
+  }
+  if ((def->flags & (kAuthOnly | kSelectedOnly)) && state_ == State::kNotAuthenticated) {
+    write(cmd.tag + " BAD Please log in first\r\n");
+    return;
+  }
+  if ((def->flags & kSelectedOnly) && state_ != State::kSelected) {
+    write(cmd.tag + " BAD No mailbox selected\r\n");
+    return;
+  }
+  busy_ = true;
+  auto ctx = std::make_shared<CommandContext>(shared_from_this(), std::move(cmd), def, uid);
+  if (resync_needed_ && view_ && !resyncing_) {
+    // The change feed broke: catch up with the store before running anything.
+    resyncing_ = true;
+    auto self = shared_from_this();
+    store().selectMailbox(user_, view_->name(), [self, ctx](Result<SelectedMailbox> r) {
+      self->resyncing_ = false;
+      if (r.ok() && self->view_) {
+        self->resync_needed_ = false;
+        if (!self->view_->resync(r.value())) {
+          self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
+          return;
+        }
+      }
+      ctx->def().run(*ctx);
+    });
+    return;
+  }
+  def->run(*ctx);
+}
+
+void Session::commandDone() {
+  busy_ = false;
+  // Continue with pipelined input from the loop, not recursively.
+  auto weak = weak_from_this();
+  runtime().loop().post([weak] {
+    if (auto s = weak.lock()) s->processInput();
+  });
+}
+
+void Session::readRawLine(std::function<void(std::string)> cb) {
+  raw_line_cb_ = std::move(cb);
+  auto weak = weak_from_this();
+  runtime().loop().post([weak] {
+    if (auto s = weak.lock()) s->processInput();
+  });
+}
+
+void Session::write(std::string_view data) {
+  if (closed_ || data.empty()) return;
+  out_.append(data);
+  flushOutput();
+}
+
+void Session::flushOutput() {
+  while (!closed_ && out_pos_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      closeNow(std::string("write error: ") + strerror(errno));
+      return;
+    }
+    out_pos_ += static_cast<size_t>(n);
+    bytes_out_ += static_cast<uint64_t>(n);
+  }
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  } else if (out_pos_ > (1 << 20) && out_pos_ > out_.size() / 2) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+  if (closed_) return;
+  if (pendingOutput() < kOutputLowWater && drain_cb_) {
+    auto cb = std::move(drain_cb_);
+    drain_cb_ = nullptr;
+    cb();
+  }
+  if (closing_ && pendingOutput() == 0) {
+    finishClose();
+    return;
+  }
+  updateInterest();
+}
+
+void Session::onDrain(std::function<void()> cb) {
+  drain_cb_ = std::move(cb);
+  flushOutput();
+}
+
+void Session::updateInterest() {
+  if (closed_) return;
+  uint32_t want = EPOLLRDHUP;
+  bool can_read = !closing_ && (raw_line_cb_ || !busy_) && pendingOutput() <= kOutputHighWater;
+  if (can_read) want |= EPOLLIN;
+  if (pendingOutput() > 0) want |= EPOLLOUT;
+  if (want != interest_) {
+    interest_ = want;
+    runtime().loop().modify(fd_, want);
+  }
+}
+
+void Session::queueChange(const Change& c) {
+  if (view_) view_->queue(c);
+}
+
+void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
+  if (resync_needed_ && idling_ && view_ && !resyncing_) {
+    resyncing_ = true;
+    auto self = shared_from_this();
+    store().selectMailbox(user_, view_->name(), [self](Result<SelectedMailbox> r) {
+      self->resyncing_ = false;
+      if (!r.ok() || !self->view_) return;
+      self->resync_needed_ = false;
+      if (!self->view_->resync(r.value())) {
+        self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
+        return;
+      }
+      if (self->idling_) self->flushUpdates(true, false);
+    });
+    return;
+  }
+  if (view_ && view_->hasPending()) write(view_->flush(allow_expunge, uid_cmd));
+}
+
+void Session::needResync() {
+  resync_needed_ = true;
+  if (idling_) flushUpdates(true, false);
+}
+
+void Session::select(std::unique_ptr<MailboxView> v) {
+  unselect();
+  view_ = std::move(v);
+  server_.watchMailbox(this, view_->id());
+  state_ = State::kSelected;
+}
+
+void Session::unselect() {
+  if (view_) server_.unwatchMailbox(this, view_->id());
+  view_.reset();
+  resync_needed_ = false;
+  if (state_ == State::kSelected) state_ = State::kAuthenticated;
+}
+
+void Session::bye(const std::string& text) {
+  if (closed_ || closing_) return;
+  if (!text.empty()) write("* BYE " + text + "\r\n");
+  closing_ = true;
+  flushOutput();
+  if (!closed_) {
+    // A client that never reads must not keep us waiting forever.
+    auto weak = weak_from_this();
+    runtime().loop().after(std::chrono::seconds(5), [weak] {
+      if (auto s = weak.lock()) s->finishClose();
+    });
+  }
+}
+
+void Session::closeNow(const std::string& why) {
+  if (closed_) return;
+  log::debug("closing", {{"session", id_}, {"why", why}});
+  finishClose();
+}
+
+void Session::finishClose() {
+  if (closed_) return;
+  closed_ = true;
+  auto keep = shared_from_this();
+  runtime().loop().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  if (timeout_timer_) runtime().loop().cancel(timeout_timer_);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
+  log::info("disconnect", {{"session", id_}, {"user", user_}, {"ip", peer_},
+                           {"duration_s", std::to_string(secs)}, {"in", std::to_string(bytes_in_)},
+                           {"out", std::to_string(bytes_out_)}});
+  unselect();
+  server_.removed(this);
+  runtime().connectionClosed(conn_);
+}
+
+}  // namespace postern::imapd

@@ -1,0 +1,118 @@
+#pragma once
+// One IMAP connection: socket I/O, the incremental parser, the state
+// machine (not authenticated / authenticated / selected / logout), the
+// selected MailboxView, IDLE, and the dispatch of commands through the
+// command table. Loop thread only. Commands run one at a time: while a
+// command waits for the store, reading stops (bounded memory) and pipelined
+// input waits in the parser.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "event_loop.h"
+#include "mailbox_view.h"
+#include "parser.h"
+#include "store_client.h"
+
+namespace postern {
+class WorkerRuntime;
+}
+
+namespace postern::imapd {
+
+class Server;
+class CommandContext;
+
+enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout };
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server& server, int fd, uint64_t conn, std::string peer);
+  ~Session();
+
+  void start();
+  // Says `* BYE <text>` and closes once the output is flushed.
+  void bye(const std::string& text);
+  void closeNow(const std::string& why);
+
+  // Output. Writes are dropped once the session is closed.
+  void write(std::string_view data);
+  size_t pendingOutput() const { return out_.size() - out_pos_; }
+  // Runs `cb` once pending output drops below the low-water mark.
+  void onDrain(std::function<void()> cb);
+
+  // Untagged updates for the selected mailbox.
+  void queueChange(const Change& c);
+  void flushUpdates(bool allow_expunge, bool uid_cmd);
+  void needResync();
+
+  // Command completion: called once by every command (via CommandContext).
+  void commandDone();
+
+  // IDLE / AUTHENTICATE continuation: the next raw line goes to `cb`.
+  void readRawLine(std::function<void(std::string line)> cb);
+
+  Server& server() { return server_; }
+  WorkerRuntime& runtime();
+  StoreClient& store();
+  uint64_t conn() const { return conn_; }
+  const std::string& id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+  const std::string& user() const { return user_; }
+  void setUser(const std::string& u) { user_ = u; }
+  State state() const { return state_; }
+  void setState(State s) { state_ = s; }
+  bool closed() const { return closed_; }
+  bool idling() const { return idling_; }
+  void setIdling(bool on) { idling_ = on; }
+
+  MailboxView* selected() { return view_.get(); }
+  void select(std::unique_ptr<MailboxView> v);
+  void unselect();
+
+  uint64_t bytesIn() const { return bytes_in_; }
+  uint64_t bytesOut() const { return bytes_out_; }
+
+ private:
+  void onEvents(uint32_t ev);
+  void readInput();
+  void processInput();
+  void dispatch(imap::Command cmd);
+  void flushOutput();
+  void updateInterest();
+  void armTimeout();
+  void finishClose();
+
+  Server& server_;
+  int fd_;
+  uint64_t conn_;
+  std::string peer_;
+  std::string id_;
+  std::string user_;
+  State state_ = State::kNotAuthenticated;
+  imap::Parser parser_;
+  std::string out_;
+  size_t out_pos_ = 0;
+  bool busy_ = false;
+  bool closed_ = false;
+  bool closing_ = false;  // close after the output is flushed
+  bool idling_ = false;
+  bool want_write_ = false;
+  bool reading_ = true;
+  bool resync_needed_ = false;
+  bool resyncing_ = false;
+  uint32_t interest_ = 0;
+  std::function<void(std::string)> raw_line_cb_;
+  std::function<void()> drain_cb_;
+  std::unique_ptr<MailboxView> view_;
+  EventLoop::TimerId timeout_timer_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point last_input_;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+};
+
+}  // namespace postern::imapd

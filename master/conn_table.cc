@@ -1,0 +1,90 @@
+#include "conn_table.h"
+
+namespace postern::master {
+namespace {
+template <typename M, typename K>
+void dec(M& m, const K& k) {
+  auto it = m.find(k);
+  if (it == m.end()) return;
+  if (--it->second == 0) m.erase(it);
+}
+template <typename M, typename K>
+size_t get(const M& m, const K& k) {
+  auto it = m.find(k);
+  return it == m.end() ? 0 : it->second;
+}
+}  // namespace
+
+void ConnTable::add(ConnInfo c) {
+  ++per_peer_[c.peer];
+  ++per_worker_[c.worker];
+  ++per_protocol_[c.protocol];
+  if (!c.user.empty()) {
+    ++per_user_[c.user];
+    ++authenticated_;
+  }
+  conns_[c.id] = std::move(c);
+}
+
+void ConnTable::dropCounts(const ConnInfo& c) {
+  dec(per_peer_, c.peer);
+  dec(per_worker_, c.worker);
+  dec(per_protocol_, c.protocol);
+  if (!c.user.empty()) {
+    dec(per_user_, c.user);
+    --authenticated_;
+  }
+}
+
+bool ConnTable::remove(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return false;
+  dropCounts(it->second);
+  conns_.erase(it);
+  return true;
+}
+
+size_t ConnTable::removeWorker(int worker) {
+  size_t n = 0;
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if (it->second.worker == worker) {
+      dropCounts(it->second);
+      it = conns_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
+void ConnTable::setUser(uint64_t id, const std::string& user) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || user.empty()) return;
+  if (!it->second.user.empty()) {
+    dec(per_user_, it->second.user);
+    --authenticated_;
+  }
+  it->second.user = user;
+  ++per_user_[user];
+  ++authenticated_;
+}
+
+const ConnInfo* ConnTable::find(uint64_t id) const {
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : &it->second;
+}
+
+size_t ConnTable::byPeer(const std::string& peer) const { return get(per_peer_, peer); }
+size_t ConnTable::byUser(const std::string& user) const { return get(per_user_, user); }
+size_t ConnTable::byWorker(int worker) const { return get(per_worker_, worker); }
+size_t ConnTable::byProtocol(const std::string& p) const { return get(per_protocol_, p); }
+
+std::vector<ConnInfo> ConnTable::all() const {
+  std::vector<ConnInfo> out;
+  out.reserve(conns_.size());
+  for (const auto& [id, c] : conns_) out.push_back(c);
+  return out;
+}
+
+}  // namespace postern::master

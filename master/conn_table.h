@@ -1,0 +1,52 @@
+#pragma once
+// Every client connection the master has handed to a worker, from accept
+// until the worker reports it closed (or dies). This is where the global,
+// per-IP and per-user counts live; the limits and licence seats of the
+// governance work are decided against these counts.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace postern::master {
+
+struct ConnInfo {
+  uint64_t id = 0;
+  std::string protocol;  // imap, pop3, lmtp
+  std::string peer;      // numeric address
+  int worker = -1;       // process slot index
+  std::string user;      // set once the login was admitted
+  int64_t since = 0;     // unix seconds
+};
+
+class ConnTable {
+ public:
+  void add(ConnInfo c);
+  // Removes a connection; returns false if unknown (already gone).
+  bool remove(uint64_t id);
+  // Removes every connection held by `worker`; returns how many.
+  size_t removeWorker(int worker);
+  void setUser(uint64_t id, const std::string& user);
+  const ConnInfo* find(uint64_t id) const;
+
+  size_t total() const { return conns_.size(); }
+  size_t authenticated() const { return authenticated_; }
+  size_t byPeer(const std::string& peer) const;
+  size_t byUser(const std::string& user) const;
+  size_t byWorker(int worker) const;
+  size_t byProtocol(const std::string& protocol) const;
+  std::vector<ConnInfo> all() const;
+
+ private:
+  void dropCounts(const ConnInfo& c);
+
+  std::unordered_map<uint64_t, ConnInfo> conns_;
+  std::unordered_map<std::string, size_t> per_peer_;
+  std::unordered_map<std::string, size_t> per_user_;
+  std::unordered_map<int, size_t> per_worker_;
+  std::map<std::string, size_t> per_protocol_;
+  size_t authenticated_ = 0;
+};
+
+}  // namespace postern::master
