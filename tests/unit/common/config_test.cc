@@ -58,3 +58,11 @@ TEST_CASE("config: the reference lists every key") {
   CHECK(ref.find("`imap.listen`") != std::string::npos);
   CHECK(ref.find("`message_size_limit`") != std::string::npos);
 }
+
+TEST_CASE("config: the shipped conf/postern.conf is valid") {
+  auto c = loadConfig(std::string(POSTERN_SOURCE_DIR) + "/conf/postern.conf");
+  REQUIRE_MESSAGE(c.ok(), c.error().message);
+  CHECK_FALSE(c->demo_user);
+  CHECK(c->log_target == "syslog");
+  CHECK(c->imap_listen.at(0).port == 143);
+}
