@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "config.h"
 
 using namespace postern;
@@ -65,4 +68,12 @@ TEST_CASE("config: the shipped conf/postern.conf is valid") {
   CHECK_FALSE(c->demo_user);
   CHECK(c->log_target == "syslog");
   CHECK(c->imap_listen.at(0).port == 143);
+}
+
+TEST_CASE("config: docs/config.md carries the current key table") {
+  std::ifstream in(std::string(POSTERN_SOURCE_DIR) + "/docs/config.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  CHECK_MESSAGE(ss.str().find(configReference()) != std::string::npos,
+                "regenerate the table: build/master/postern-master --config-reference");
 }
