@@ -12,6 +12,8 @@
 #include <cstring>
 #include <ctime>
 
+extern char** environ;
+
 #include "log.h"
 
 namespace postern::master {
@@ -63,6 +65,27 @@ void Supervisor::start(int slot) {
   }
   std::string bin = findBinary(c.kind);
   pid_t master_pid = getpid();
+  // Everything the child needs is prepared before fork: after fork only
+  // async-signal-safe calls are made (the admin API has threads).
+  std::vector<std::string> args = {bin, "--name", c.name};
+  if (!config_path_.empty()) {
+    args.push_back("--config");
+    args.push_back(config_path_);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The child finds its end of the socketpair on fd 3.
+  constexpr int kChildIpcFd = 3;
+  std::vector<std::string> env_store;
+  for (char** e = environ; e && *e; ++e) {
+    if (strncmp(*e, ipc::kIpcFdEnv, strlen(ipc::kIpcFdEnv)) == 0) continue;
+    env_store.emplace_back(*e);
+  }
+  env_store.push_back(std::string(ipc::kIpcFdEnv) + "=" + std::to_string(kChildIpcFd));
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
     log::error("fork failed", {{"child", c.name}, {"error", strerror(errno)}});
@@ -77,18 +100,15 @@ void Supervisor::start(int slot) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    int fd = dup(sv[1]);  // dup clears CLOEXEC
-    setenv(ipc::kIpcFdEnv, std::to_string(fd).c_str(), 1);
-    std::vector<std::string> args = {bin, "--name", c.name};
-    if (!config_path_.empty()) {
-      args.push_back("--config");
-      args.push_back(config_path_);
+    if (sv[1] == kChildIpcFd) {
+      fcntl(kChildIpcFd, F_SETFD, 0);
+    } else if (dup2(sv[1], kChildIpcFd) < 0) {  // dup2 clears CLOEXEC
+      _exit(126);
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    dprintf(2, "postern-master: cannot exec %s: %s\n", bin.c_str(), strerror(errno));
+    execve(bin.c_str(), argv.data(), envp.data());
+    const char msg[] = "postern-master: cannot exec a child binary\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
     _exit(127);
   }
   close(sv[1]);
