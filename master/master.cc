@@ -100,7 +100,7 @@ void Master::onAccept(size_t li) {
     uint16_t port = 0;
     std::string peer = net::peerAddress(fd, &port);
     ++counters_["accepted"];
-    int w = pickWorker(l.protocol);
+    int w = pickWorker(l.protocol + "d");
     if (w < 0) {
       ++counters_["refused.no_worker"];
       log::warn("connection refused: no worker", {{"proto", l.protocol}, {"ip", peer}});
