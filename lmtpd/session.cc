@@ -1,0 +1,223 @@
+// Socket I/O and lifetime of an LMTP session; the commands are in
+// session_commands.cc.
+#include "lmtpd/session.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "log.h"
+
+namespace postern::lmtpd {
+
+namespace {
+constexpr size_t kReadChunk = 64 << 10;
+}
+
+Session::Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
+                 std::function<void(uint64_t)> on_gone)
+    : host_(host),
+      loop_(host.loop()),
+      fd_(fd),
+      conn_(conn),
+      peer_(std::move(peer)),
+      sid_(std::to_string(conn)),
+      on_gone_(std::move(on_gone)) {}
+
+Session::~Session() {
+  if (fd_ >= 0) {
+    loop_.remove(fd_);
+    ::close(fd_);
+  }
+}
+
+void Session::start() {
+  started_ = last_activity_ = EventLoop::now();
+  host_name_ = host_.hostname();
+  log::info("connect", {{"proc", "lmtpd"}, {"session", sid_}, {"ip", peer_}});
+  std::weak_ptr<Session> weak = weak_from_this();
+  interest_ = EPOLLIN;
+  loop_.add(fd_, interest_, [weak](uint32_t ev) {
+    if (auto self = weak.lock()) self->onEvents(ev);
+  });
+  armIdleTimer(std::chrono::seconds(host_.config().lmtp_timeout_s));
+  send("220 " + host_name_ + " Postern LMTP ready");
+  flush();
+}
+
+void Session::shutdown() {
+  if (closed_ || closing_) return;
+  if (delivering_) {
+    // The replies to DATA go out first, so the client knows what is durable.
+    shutdown_requested_ = true;
+    return;
+  }
+  send("421 4.3.2 Service shutting down");
+  closeAfterFlush();
+}
+
+void Session::onEvents(uint32_t events) {
+  if (closed_) return;
+  if (events & EPOLLOUT) flush();
+  if (closed_) return;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readInput();
+}
+
+void Session::readInput() {
+  if (closing_) {
+    closeNow("peer closed");
+    return;
+  }
+  char buf[kReadChunk];
+  ssize_t n = ::read(fd_, buf, sizeof buf);
+  if (n == 0) {
+    closeNow("peer closed");
+    return;
+  }
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    closeNow("read error");
+    return;
+  }
+  bytes_in_ += static_cast<uint64_t>(n);
+  last_activity_ = EventLoop::now();
+  in_.append(buf, static_cast<size_t>(n));
+  processInput();
+  flush();
+}
+
+void Session::processInput() {
+  while (!busy_ && !closing_ && !closed_ && in_off_ < in_.size() && out_.size() - out_off_ < kOutHigh) {
+    std::string_view rest = std::string_view(in_).substr(in_off_);
+    if (data_) {
+      in_off_ += data_->consume(rest);
+      if (data_->done()) finishData();
+      continue;
+    }
+    LineReader::Event ev;
+    std::string line;
+    in_off_ += reader_.consume(rest, &ev, &line);
+    if (ev == LineReader::Event::kTooLong) {
+      send("500 5.5.2 Line too long");
+    } else if (ev == LineReader::Event::kLine) {
+      execute(parseCommand(line));
+    }
+  }
+  if (in_off_ == in_.size()) {
+    in_.clear();
+    in_off_ = 0;
+  }
+  if (!closed_) updateInterest();
+}
+
+void Session::send(std::string_view line) {
+  if (closed_) return;
+  out_.append(line);
+  out_.append("\r\n");
+}
+
+void Session::flush() {
+  while (!closed_ && out_off_ < out_.size()) {
+    ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      closeNow("write error");
+      return;
+    }
+    out_off_ += static_cast<size_t>(n);
+    bytes_out_ += static_cast<uint64_t>(n);
+    last_activity_ = EventLoop::now();  // a client reading a long answer is not idle
+  }
+  if (closed_) return;
+  if (out_off_ == out_.size()) {
+    out_.clear();
+    out_off_ = 0;
+  }
+  size_t pending = out_.size() - out_off_;
+  if (closing_ && pending == 0) {
+    closeNow("closed");
+    return;
+  }
+  if (pending < kOutHigh && !busy_ && in_off_ < in_.size()) {
+    processInput();
+    if (closed_) return;
+    if (out_.size() - out_off_ > pending) {
+      flush();
+      return;
+    }
+  }
+  updateInterest();
+}
+
+void Session::updateInterest() {
+  if (closed_) return;
+  uint32_t want = 0;
+  size_t pending = out_.size() - out_off_;
+  if (!closing_ && !busy_ && pending < kOutHigh && in_off_ == in_.size()) want |= EPOLLIN;
+  if (pending > 0) want |= EPOLLOUT;
+  if (want != interest_) {
+    interest_ = want;
+    loop_.modify(fd_, want);
+  }
+}
+
+void Session::closeAfterFlush() {
+  closing_ = true;
+  flush();
+}
+
+void Session::closeNow(std::string_view why) {
+  if (closed_) return;
+  closed_ = true;
+  if (idle_timer_) loop_.cancel(idle_timer_);
+  loop_.remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
+  log::info("disconnect", {{"proc", "lmtpd"},
+                           {"session", sid_},
+                           {"ip", peer_},
+                           {"reason", std::string(why)},
+                           {"duration_s", std::to_string(secs)},
+                           {"delivered", std::to_string(delivered_)},
+                           {"bytes_in", std::to_string(bytes_in_)},
+                           {"bytes_out", std::to_string(bytes_out_)}});
+  host_.connectionClosed(conn_);
+  if (on_gone_) on_gone_(conn_);
+}
+
+void Session::armIdleTimer(std::chrono::milliseconds delay) {
+  std::weak_ptr<Session> weak = weak_from_this();
+  idle_timer_ = loop_.after(delay, [weak] {
+    if (auto self = weak.lock()) self->onIdleTimer();
+  });
+}
+
+void Session::onIdleTimer() {
+  idle_timer_ = 0;
+  if (closed_) return;
+  auto timeout = std::chrono::milliseconds(std::chrono::seconds(host_.config().lmtp_timeout_s));
+  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::now() - last_activity_);
+  if (idle >= timeout && !delivering_) {
+    if (closing_) {
+      closeNow("timeout");  // it did not even read its goodbye
+      return;
+    }
+    send("421 4.4.2 " + host_name_ + " Timeout exceeded, closing connection");
+    closeAfterFlush();
+    if (closed_) return;
+    idle = std::chrono::milliseconds(0);
+  }
+  armIdleTimer(idle >= timeout ? timeout : timeout - idle);
+}
+
+void Session::done() {
+  busy_ = false;
+  if (closed_) return;
+  processInput();
+  flush();
+}
+
+}  // namespace postern::lmtpd

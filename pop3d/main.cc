@@ -1,0 +1,42 @@
+// postern-pop3d: a POP3 worker process. The master hands it client sockets;
+// the WorkerRuntime runs the loop, the store client and the master channel.
+#include <memory>
+
+#include "pop3d/server.h"
+#include "pop3d/session_host.h"
+#include "worker.h"
+
+namespace {
+
+class RuntimeHost : public postern::pop3d::SessionHost {
+ public:
+  explicit RuntimeHost(postern::WorkerRuntime& rt) : rt_(rt) {}
+  postern::EventLoop& loop() override { return rt_.loop(); }
+  postern::StoreClient& store() override { return rt_.store(); }
+  const postern::Config& config() const override { return rt_.config(); }
+  void requestLogin(uint64_t conn, const std::string& user, LoginCallback cb) override {
+    rt_.requestLogin(conn, user, std::move(cb));
+  }
+  void connectionClosed(uint64_t conn) override { rt_.connectionClosed(conn); }
+
+ private:
+  postern::WorkerRuntime& rt_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return postern::WorkerRuntime::main(argc, argv, "pop3d", [](postern::WorkerRuntime& rt) {
+    // Live as long as the process: the runtime's loop outlives every hook call.
+    static RuntimeHost host(rt);
+    static postern::pop3d::Server server(host);
+    postern::WorkerHooks hooks;
+    hooks.on_connection = [](int fd, uint64_t conn, const std::string& peer, uint16_t) {
+      server.onConnection(fd, conn, peer);
+    };
+    hooks.on_shutdown = [](uint32_t) { server.shutdown(); };
+    hooks.on_reload = [] {};  // sessions read config() at each use
+    hooks.active_connections = [] { return server.activeConnections(); };
+    return hooks;
+  });
+}

@@ -1,0 +1,23 @@
+#include "pop3d/server.h"
+
+#include <vector>
+
+namespace postern::pop3d {
+
+void Server::onConnection(int fd, uint64_t conn, const std::string& peer) {
+  auto session = std::make_shared<Session>(host_, fd, conn, peer, [this](uint64_t c) {
+    // The session is inside one of its own member functions: free it later.
+    host_.loop().post([this, c] { sessions_.erase(c); });
+  });
+  sessions_[conn] = session;
+  session->start();
+}
+
+void Server::shutdown() {
+  std::vector<std::shared_ptr<Session>> all;
+  all.reserve(sessions_.size());
+  for (auto& [conn, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->shutdown();
+}
+
+}  // namespace postern::pop3d

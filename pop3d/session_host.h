@@ -1,0 +1,28 @@
+#pragma once
+// What a POP3 session needs from its process: the loop, the store, the
+// config and the master. main.cc adapts WorkerRuntime to it; tests supply a
+// fake, so sessions are testable without a master or a stored.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "config.h"
+#include "event_loop.h"
+#include "store_client.h"
+
+namespace postern::pop3d {
+
+class SessionHost {
+ public:
+  using LoginCallback = std::function<void(bool ok, const std::string& reason)>;
+  virtual ~SessionHost() = default;
+  virtual EventLoop& loop() = 0;
+  virtual StoreClient& store() = 0;
+  virtual const Config& config() const = 0;
+  // Asks the master whether `user` may log in; `cb` runs on the loop thread.
+  virtual void requestLogin(uint64_t conn, const std::string& user, LoginCallback cb) = 0;
+  // The session on `conn` has ended; called exactly once per session.
+  virtual void connectionClosed(uint64_t conn) = 0;
+};
+
+}  // namespace postern::pop3d

@@ -1,0 +1,98 @@
+#pragma once
+// Private to the store engine's .cc files: LMDB handles, record helpers and
+// the read-transaction guard.
+#include <lmdb.h>
+
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "error.h"
+#include "keys.h"
+#include "records.pb.h"
+#include "store_engine.h"
+
+namespace postern::stored {
+
+struct EngineDbs {
+  MDB_dbi meta = 0, users = 0, mailboxes = 0, mbox_ids = 0, messages = 0, bodies = 0, body_refs = 0;
+};
+
+// A read-only transaction; holds the engine's env lock so close() waits.
+class StoreEngine::Reader {
+ public:
+  explicit Reader(StoreEngine* e);
+  ~Reader();
+  const Error& error() const { return err_; }
+  MDB_txn* txn() const { return txn_; }
+  const EngineDbs& dbs() const { return *e_->dbs_; }
+
+ private:
+  StoreEngine* e_;
+  std::shared_lock<std::shared_mutex> lock_;
+  MDB_txn* txn_ = nullptr;
+  Error err_;
+};
+
+namespace detail {
+
+using Dbs = EngineDbs;
+namespace rec = postern::stored::records;
+
+Error lmdbError(int rc, std::string_view what);
+inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+// Raw access. get: found -> true, absent -> false.
+Result<bool> getRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view* out);
+Error putRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view value);
+Error delRaw(MDB_txn* t, MDB_dbi db, std::string_view key);  // absent is OK
+
+template <typename M>
+Result<bool> getRec(MDB_txn* t, MDB_dbi db, std::string_view key, M* m) {
+  std::string_view v;
+  auto r = getRaw(t, db, key, &v);
+  if (!r.ok() || !*r) return r;
+  if (!m->ParseFromArray(v.data(), int(v.size()))) return Error{ErrorCode::kCorrupt, "unparsable record"};
+  return true;
+}
+template <typename M>
+Error putRec(MDB_txn* t, MDB_dbi db, std::string_view key, const M& m) {
+  return putRaw(t, db, key, m.SerializeAsString());
+}
+
+// Increments meta counter `name` and returns the new value.
+Result<uint64_t> nextCounter(MDB_txn* t, const Dbs& d, std::string_view name);
+
+Result<rec::User> loadUser(MDB_txn* t, const Dbs& d, const std::string& canonical);
+Result<rec::Mailbox> loadMailbox(MDB_txn* t, const Dbs& d, uint32_t user_id, const std::string& name);
+// The mailbox `mailbox_id`, only if it belongs to `user_id` (else kNotFound).
+Result<rec::Mailbox> loadMailboxById(MDB_txn* t, const Dbs& d, uint32_t user_id, uint32_t mailbox_id);
+Error saveMailbox(MDB_txn* t, const Dbs& d, const rec::Mailbox& mb);
+// New mailbox record (fresh id and UIDVALIDITY); kExists when present.
+Result<rec::Mailbox> createMailboxRec(MDB_txn* t, const Dbs& d, uint32_t user_id, const std::string& name);
+MailboxInfo toInfo(const rec::Mailbox& mb);
+
+// Bodies. addBody stores the bytes with refcount `refs`.
+Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs);
+Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta);  // removes at 0
+uint32_t checksum(std::string_view data);
+
+// Inserts `msg` with uid mb->uidnext++ and updates the counters; returns the uid.
+Result<uint32_t> insertMessage(MDB_txn* t, const Dbs& d, rec::Mailbox* mb, const rec::Message& msg);
+// Deletes one message, updates counters, drops its body reference.
+Error removeMessage(MDB_txn* t, const Dbs& d, rec::Mailbox* mb, uint32_t uid, const rec::Message& msg);
+// Every message of a mailbox in uid order.
+Error forEachMessage(MDB_txn* t, const Dbs& d, uint32_t mailbox_id,
+                     const std::function<Error(uint32_t uid, const rec::Message&)>& fn);
+MessageMeta toMeta(uint32_t uid, const rec::Message& m);
+
+// Maps keyword names into mb's table (adding new ones when `add`), returns the bits.
+// kLimit when the table is full, kBadArgs for an invalid keyword.
+Result<uint64_t> keywordBits(rec::Mailbox* mb, const std::vector<std::string>& keywords, bool add,
+                             bool* grew);
+
+inline bool isInbox(std::string_view name) { return name == "INBOX"; }
+
+}  // namespace detail
+}  // namespace postern::stored

@@ -1,0 +1,152 @@
+#pragma once
+// The store itself: users, mailboxes and messages in one LMDB environment.
+// No gRPC here (store_service.cc translates); tests drive it directly.
+//
+// Threading: every method is thread-safe. Reads run in their own read-only
+// LMDB transactions, concurrently. Writes are queued to one writer thread
+// that runs up to `batch_max` queued writes in one write transaction (each
+// inside a nested transaction, so a failing write rolls back only itself),
+// commits once (fsync) and only then returns to each caller: a write method
+// blocks until its data is durable. After each commit the changes are
+// published on changes().
+//
+// Names: user names are case-insensitive (canonical lower-case, 1-64 chars of
+// [a-z0-9._-@+]). Mailbox names use "/" as hierarchy delimiter; "INBOX" (and
+// the INBOX prefix of its children) is case-insensitive.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "change_hub.h"
+#include "error.h"
+#include "store_client.h"
+
+typedef struct MDB_env MDB_env;
+typedef struct MDB_txn MDB_txn;
+
+namespace postern::stored {
+
+struct EngineDbs;  // LMDB database handles (engine_internal.h)
+
+struct EngineOptions {
+  std::string path;                // LMDB environment directory (must exist)
+  uint64_t map_size_mb = 16384;
+  uint32_t batch_max = 512;        // writes per commit
+  uint64_t max_message_size = 50ull << 20;
+  size_t watch_backlog = 100000;   // ChangeHub per-subscriber limit
+};
+
+struct UserSummary {
+  std::string name;
+  uint32_t id = 0;
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+};
+
+struct ExpungeResult {
+  std::vector<uint32_t> expunged;  // ascending
+  uint64_t modseq = 0;             // mailbox HIGHESTMODSEQ afterwards
+};
+
+class StoreEngine {
+ public:
+  // Opens (creating if needed) the environment in opts.path. kUnavailable on failure.
+  static Result<std::unique_ptr<StoreEngine>> open(const EngineOptions& opts);
+  ~StoreEngine();  // close()
+  StoreEngine(const StoreEngine&) = delete;
+  StoreEngine& operator=(const StoreEngine&) = delete;
+
+  // Finishes every queued write, stops the writer, closes the hub and LMDB.
+  // Later calls fail with kUnavailable. Idempotent.
+  void close();
+
+  // ---- users ----
+  // Returns the canonical name; kAuthFailed for unknown user or wrong password.
+  Result<std::string> authenticate(const std::string& user, const std::string& password);
+  // Creates the user and its INBOX. kExists, kBadArgs (bad name).
+  Error addUser(const std::string& user, const std::string& password);
+  Error deleteUser(const std::string& user);
+  Error setPassword(const std::string& user, const std::string& password);
+  Result<std::vector<bool>> usersExist(const std::vector<std::string>& users);
+  Result<std::vector<UserSummary>> listUsers();
+  Result<bool> hasUsers();
+
+  // ---- mailboxes ----
+  Result<std::vector<MailboxInfo>> listMailboxes(const std::string& user);
+  Result<MailboxInfo> getMailbox(const std::string& user, const std::string& name);
+  Error createMailbox(const std::string& user, const std::string& name);
+  // kBadArgs for INBOX, kNotFound when absent. Children are kept.
+  Error deleteMailbox(const std::string& user, const std::string& name);
+  // Renames children too. Renaming INBOX moves its messages to a new mailbox.
+  Error renameMailbox(const std::string& user, const std::string& from, const std::string& to);
+  Error subscribe(const std::string& user, const std::string& name, bool on);
+  Result<SelectedMailbox> selectMailbox(const std::string& user, const std::string& name);
+
+  // ---- messages ----
+  Result<AppendResult> append(const AppendArgs& args);
+  // One transaction; one result per user in order (kNotFound for an unknown
+  // user only). An empty or missing `mailbox` delivers to INBOX.
+  std::vector<Error> deliver(const std::vector<std::string>& users, const std::string& mailbox,
+                             const std::string& body);
+  // Calls on_body once per uid in order: the body, or kExpunged (no such
+  // uid) / kCorrupt (checksum mismatch) for that uid. Stops early when
+  // on_body returns false. Returns non-OK only when the mailbox is unusable.
+  using OnBody = std::function<bool(uint32_t uid, Result<std::string> body)>;
+  Error fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                    const OnBody& on_body);
+  // Unknown uids are ignored. kLimit when the keyword table would overflow.
+  Result<StoreFlagsResult> storeFlags(const StoreFlagsArgs& args);
+  Result<ExpungeResult> expunge(const std::string& user, uint32_t mailbox_id,
+                                const std::vector<uint32_t>& uids, bool only_deleted);
+  // kNotFound when the destination does not exist (TRYCREATE).
+  Result<CopyResult> copy(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                          const std::string& destination, bool move);
+
+  ChangeHub& changes() { return *hub_; }
+  uint64_t commitCount() const { return commits_.load(); }
+  uint64_t writeCount() const { return writes_.load(); }
+
+ private:
+  struct WriteOp;
+  class Reader;
+  friend class Reader;
+  // A write body: runs inside a nested write txn; appends its changes.
+  using WriteFn = std::function<Error(MDB_txn* txn, std::vector<Change>* changes)>;
+
+  explicit StoreEngine(const EngineOptions& opts);
+  Error init();
+  Error runWrite(WriteFn fn);
+  void writerLoop();
+
+  EngineOptions opts_;
+  MDB_env* env_ = nullptr;
+  std::unique_ptr<EngineDbs> dbs_;
+  std::shared_ptr<ChangeHub> hub_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<WriteOp>> queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread writer_;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> writes_{0};
+  std::mutex close_mu_;
+  std::shared_mutex env_mu_;  // shared by readers, exclusive for close
+};
+
+// Canonical user name, or kBadArgs.
+Result<std::string> canonicalUser(std::string_view name);
+// Canonical mailbox name ("inbox/x" -> "INBOX/x"), or kBadArgs.
+Result<std::string> canonicalMailbox(std::string_view name);
+
+}  // namespace postern::stored

@@ -1,0 +1,232 @@
+// Mailbox operations: list, get, create, delete, rename, subscribe, select.
+#include "engine_internal.h"
+
+namespace postern::stored {
+
+using namespace detail;
+
+namespace {
+
+Change mailboxChange(const std::string& user, uint32_t id) {
+  Change c;
+  c.kind = Change::kMailbox;
+  c.user = user;
+  c.mailbox_id = id;
+  return c;
+}
+
+// Every mailbox of user_id whose name equals `name` or starts with name + "/"
+// (all of them for an empty name).
+Result<std::vector<rec::Mailbox>> subtree(MDB_txn* t, const Dbs& d, uint32_t user_id, const std::string& name) {
+  std::vector<rec::Mailbox> out;
+  MDB_cursor* c = nullptr;
+  int rc = mdb_cursor_open(t, d.mailboxes, &c);
+  if (rc != 0) return lmdbError(rc, "mdb_cursor_open");
+  std::string prefix = keys::mailboxKey(user_id, name);
+  MDB_val k = val(prefix), v{};
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    std::string_view ks = view(k);
+    if (ks.substr(0, prefix.size()) != prefix) break;
+    // "ab" is not under "a"; an empty name means every mailbox of the user.
+    if (!name.empty() && ks.size() != prefix.size() && ks[prefix.size()] != '/') continue;
+    rec::Mailbox mb;
+    if (!mb.ParseFromArray(v.mv_data, int(v.mv_size))) {
+      mdb_cursor_close(c);
+      return Error{ErrorCode::kCorrupt, "unparsable mailbox record"};
+    }
+    out.push_back(std::move(mb));
+  }
+  mdb_cursor_close(c);
+  return out;
+}
+
+Error renameRecord(MDB_txn* t, const Dbs& d, rec::Mailbox mb, const std::string& to) {
+  if (auto e = delRaw(t, d.mailboxes, keys::mailboxKey(mb.user_id(), mb.name())); !e.ok()) return e;
+  mb.set_name(to);
+  mb.set_highestmodseq(mb.highestmodseq() + 1);
+  if (auto e = saveMailbox(t, d, mb); !e.ok()) return e;
+  return putRaw(t, d.mbox_ids, keys::be32(mb.id()), keys::mailboxKey(mb.user_id(), to));
+}
+
+}  // namespace
+
+Result<std::vector<MailboxInfo>> StoreEngine::listMailboxes(const std::string& user) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  if (!u.ok()) return u.error();
+  auto all = subtree(rd.txn(), rd.dbs(), u->id(), "");
+  if (!all.ok()) return all.error();
+  std::vector<MailboxInfo> out;
+  for (auto& mb : *all) out.push_back(toInfo(mb));
+  return out;
+}
+
+Result<MailboxInfo> StoreEngine::getMailbox(const std::string& user, const std::string& mailbox) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(mailbox);
+  if (!mbname.ok()) return mbname.error();
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  if (!u.ok()) return u.error();
+  auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
+  if (!mb.ok()) return mb.error();
+  return toInfo(*mb);
+}
+
+Error StoreEngine::createMailbox(const std::string& user, const std::string& mailbox) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(mailbox);
+  if (!mbname.ok()) return mbname.error();
+  const Dbs& d = *dbs_;
+  return runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = createMailboxRec(t, d, u->id(), *mbname);
+    if (!mb.ok()) return mb.error();
+    changes->push_back(mailboxChange(*name, mb->id()));
+    return {};
+  });
+}
+
+Error StoreEngine::deleteMailbox(const std::string& user, const std::string& mailbox) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(mailbox);
+  if (!mbname.ok()) return mbname.error();
+  if (isInbox(*mbname)) return Error{ErrorCode::kBadArgs, "INBOX cannot be deleted"};
+  const Dbs& d = *dbs_;
+  return runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailbox(t, d, u->id(), *mbname);
+    if (!mb.ok()) return mb.error();
+    std::vector<std::pair<uint32_t, rec::Message>> msgs;
+    auto e = forEachMessage(t, d, mb->id(), [&](uint32_t uid, const rec::Message& m) {
+      msgs.emplace_back(uid, m);
+      return Error{};
+    });
+    if (!e.ok()) return e;
+    for (auto& [uid, m] : msgs)
+      if (auto e2 = removeMessage(t, d, &*mb, uid, m); !e2.ok()) return e2;
+    if (auto e2 = delRaw(t, d.mailboxes, keys::mailboxKey(u->id(), *mbname)); !e2.ok()) return e2;
+    if (auto e2 = delRaw(t, d.mbox_ids, keys::be32(mb->id())); !e2.ok()) return e2;
+    changes->push_back(mailboxChange(*name, mb->id()));
+    return {};
+  });
+}
+
+Error StoreEngine::renameMailbox(const std::string& user, const std::string& from, const std::string& to) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto src = canonicalMailbox(from);
+  if (!src.ok()) return src.error();
+  auto dst = canonicalMailbox(to);
+  if (!dst.ok()) return dst.error();
+  if (*src == *dst) return Error{ErrorCode::kExists, "mailbox exists: " + *dst};
+  if (isInbox(*dst)) return Error{ErrorCode::kExists, "mailbox exists: INBOX"};
+  if (dst->substr(0, src->size() + 1) == *src + "/")
+    return Error{ErrorCode::kBadArgs, "cannot rename a mailbox into itself"};
+  const Dbs& d = *dbs_;
+  return runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailbox(t, d, u->id(), *src);
+    if (!mb.ok()) return mb.error();
+    if (isInbox(*src)) {
+      // RFC 3501: renaming INBOX moves its messages into a new mailbox and
+      // leaves INBOX (and its children) in place, empty.
+      auto nb = createMailboxRec(t, d, u->id(), *dst);
+      if (!nb.ok()) return nb.error();
+      std::vector<std::pair<uint32_t, rec::Message>> msgs;
+      auto e = forEachMessage(t, d, mb->id(), [&](uint32_t uid, const rec::Message& m) {
+        msgs.emplace_back(uid, m);
+        return Error{};
+      });
+      if (!e.ok()) return e;
+      rec::Mailbox inbox = *mb, target = *nb;
+      target.mutable_keywords()->CopyFrom(inbox.keywords());  // flag bits stay meaningful
+      uint64_t modseq = target.highestmodseq() + 1;
+      for (auto& [uid, m] : msgs) {
+        if (auto e2 = delRaw(t, d.messages, keys::messageKey(inbox.id(), uid)); !e2.ok()) return e2;
+        rec::Message moved = m;
+        moved.set_modseq(modseq);
+        auto nu = insertMessage(t, d, &target, moved);  // body reference moves with it
+        if (!nu.ok()) return nu.error();
+      }
+      target.set_highestmodseq(modseq);
+      inbox.set_messages(0);
+      inbox.set_unseen(0);
+      inbox.set_size(0);
+      inbox.set_highestmodseq(inbox.highestmodseq() + 1);
+      if (auto e2 = saveMailbox(t, d, inbox); !e2.ok()) return e2;
+      if (auto e2 = saveMailbox(t, d, target); !e2.ok()) return e2;
+      changes->push_back(mailboxChange(*name, inbox.id()));
+      changes->push_back(mailboxChange(*name, target.id()));
+      return {};
+    }
+    auto moving = subtree(t, d, u->id(), *src);
+    if (!moving.ok()) return moving.error();
+    // Validate every target before changing anything.
+    std::vector<std::string> targets;
+    for (auto& m : *moving) {
+      std::string nn = *dst + m.name().substr(src->size());
+      std::string_view v;
+      auto r = getRaw(t, d.mailboxes, keys::mailboxKey(u->id(), nn), &v);
+      if (!r.ok()) return r.error();
+      if (*r) return Error{ErrorCode::kExists, "mailbox exists: " + nn};
+      targets.push_back(std::move(nn));
+    }
+    for (size_t i = 0; i < moving->size(); i++) {
+      if (auto e = renameRecord(t, d, (*moving)[i], targets[i]); !e.ok()) return e;
+      changes->push_back(mailboxChange(*name, (*moving)[i].id()));
+    }
+    return {};
+  });
+}
+
+Error StoreEngine::subscribe(const std::string& user, const std::string& mailbox, bool on) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(mailbox);
+  if (!mbname.ok()) return mbname.error();
+  const Dbs& d = *dbs_;
+  return runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailbox(t, d, u->id(), *mbname);
+    if (!mb.ok()) return mb.error();
+    if (mb->subscribed() == on) return {};
+    mb->set_subscribed(on);
+    return saveMailbox(t, d, *mb);
+  });
+}
+
+Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(mailbox);
+  if (!mbname.ok()) return mbname.error();
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  if (!u.ok()) return u.error();
+  auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
+  if (!mb.ok()) return mb.error();
+  SelectedMailbox sel;
+  sel.mailbox = toInfo(*mb);
+  sel.messages.reserve(mb->messages());
+  auto e = forEachMessage(rd.txn(), rd.dbs(), mb->id(), [&](uint32_t uid, const rec::Message& m) {
+    sel.messages.push_back(toMeta(uid, m));
+    return Error{};
+  });
+  if (!e.ok()) return e;
+  return sel;
+}
+
+}  // namespace postern::stored

@@ -1,0 +1,370 @@
+// Message operations: append, deliver, fetch, flags, expunge, copy/move.
+#include <algorithm>
+#include <ctime>
+
+#include "engine_internal.h"
+
+namespace postern::stored {
+
+using namespace detail;
+
+namespace {
+
+Change messageChange(Change::Kind kind, const std::string& user, uint32_t mailbox_id, MessageMeta meta) {
+  Change c;
+  c.kind = kind;
+  c.user = user;
+  c.mailbox_id = mailbox_id;
+  c.meta = meta;
+  return c;
+}
+
+std::vector<uint32_t> sortedUnique(std::vector<uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  return uids;
+}
+
+// Translates keyword bits of `flags` from table `from` into `to` (adding names).
+Result<uint64_t> remapKeywords(uint64_t flags, const rec::Mailbox& from, rec::Mailbox* to, bool* grew) {
+  uint64_t out = flags & flag::kSystemMask;
+  std::vector<std::string> names;
+  for (int i = 0; i < from.keywords_size(); i++)
+    if (flags & (uint64_t(1) << (flag::kKeywordBase + i))) names.push_back(from.keywords(i));
+  if (names.empty()) return out;
+  auto bits = keywordBits(to, names, true, grew);
+  if (!bits.ok()) return bits.error();
+  return out | *bits;
+}
+
+
+}  // namespace
+
+Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
+  auto name = canonicalUser(args.user);
+  if (!name.ok()) return name.error();
+  auto mbname = canonicalMailbox(args.mailbox);
+  if (!mbname.ok()) return mbname.error();
+  if (args.body.size() > opts_.max_message_size || args.body.size() > 0xffffffffu)
+    return Error{ErrorCode::kTooBig, "message larger than the size limit"};
+  int64_t date = args.internaldate != 0 ? args.internaldate : int64_t(time(nullptr));
+  AppendResult res;
+  const Dbs& d = *dbs_;
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailbox(t, d, u->id(), *mbname);
+    if (!mb.ok()) return mb.error();
+    bool grew = false;
+    auto kw = keywordBits(&*mb, args.keywords, true, &grew);
+    if (!kw.ok()) return kw.error();
+    auto body = addBody(t, d, args.body, 1);
+    if (!body.ok()) return body.error();
+    rec::Message m;
+    m.set_flags((args.flags & flag::kSystemMask) | *kw);
+    m.set_modseq(mb->highestmodseq() + 1);
+    m.set_size(uint32_t(args.body.size()));
+    m.set_internaldate(date);
+    m.set_tzoffset(args.tzoffset);
+    m.set_body_id(*body);
+    auto uid = insertMessage(t, d, &*mb, m);
+    if (!uid.ok()) return uid.error();
+    mb->set_highestmodseq(m.modseq());
+    if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
+    Change c = messageChange(Change::kNew, *name, mb->id(), toMeta(*uid, m));
+    if (grew) c.keywords.assign(mb->keywords().begin(), mb->keywords().end());
+    changes->push_back(std::move(c));
+    res = AppendResult{mb->uidvalidity(), *uid, m.modseq()};
+    return {};
+  });
+  if (!err.ok()) return err;
+  return res;
+}
+
+std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, const std::string& mailbox,
+                                        const std::string& body) {
+  std::vector<Error> results(users.size());
+  if (body.size() > opts_.max_message_size || body.size() > 0xffffffffu) {
+    for (auto& r : results) r = Error{ErrorCode::kTooBig, "message larger than the size limit"};
+    return results;
+  }
+  std::string target = "INBOX";
+  if (!mailbox.empty()) {
+    auto mbname = canonicalMailbox(mailbox);
+    if (mbname.ok()) target = *mbname;
+  }
+  int64_t now = int64_t(time(nullptr));
+  const Dbs& d = *dbs_;
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    // One body for every recipient, with one reference per delivered copy.
+    auto body_id = addBody(t, d, body, 0);
+    if (!body_id.ok()) return body_id.error();
+    uint32_t refs = 0;
+    for (size_t i = 0; i < users.size(); i++) {
+      auto name = canonicalUser(users[i]);
+      if (!name.ok()) {
+        results[i] = Error{ErrorCode::kNotFound, "no such user: " + users[i]};
+        continue;
+      }
+      // Per-recipient nested txn: one recipient's failure leaves the others.
+      MDB_txn* child = nullptr;
+      int rc = mdb_txn_begin(env_, t, 0, &child);
+      if (rc != 0) {
+        results[i] = lmdbError(rc, "mdb_txn_begin nested");
+        continue;
+      }
+      Change c;
+      results[i] = [&]() -> Error {
+        auto u = loadUser(child, d, *name);
+        if (!u.ok()) return u.error();
+        // A missing folder (e.g. user+folder@) falls back to INBOX.
+        auto mb = loadMailbox(child, d, u->id(), target);
+        if (!mb.ok() && mb.error().code == ErrorCode::kNotFound) mb = loadMailbox(child, d, u->id(), "INBOX");
+        if (!mb.ok()) return mb.error();
+        rec::Message m;
+        m.set_modseq(mb->highestmodseq() + 1);
+        m.set_size(uint32_t(body.size()));
+        m.set_internaldate(now);
+        m.set_body_id(*body_id);
+        auto uid = insertMessage(child, d, &*mb, m);
+        if (!uid.ok()) return uid.error();
+        mb->set_highestmodseq(m.modseq());
+        if (auto e = saveMailbox(child, d, *mb); !e.ok()) return e;
+        c = messageChange(Change::kNew, *name, mb->id(), toMeta(*uid, m));
+        return {};
+      }();
+      if (results[i].ok()) {
+        rc = mdb_txn_commit(child);
+        if (rc != 0) {
+          results[i] = lmdbError(rc, "mdb_txn_commit nested");
+        } else {
+          refs++;
+          changes->push_back(std::move(c));
+        }
+      } else {
+        mdb_txn_abort(child);
+      }
+    }
+    if (refs == 0) return changeRef(t, d, *body_id, 0);  // nobody took it: drop the body
+    return putRaw(t, d.body_refs, keys::bodyKey(*body_id), keys::be32(refs));
+  });
+  if (!err.ok())
+    for (auto& r : results)
+      if (r.ok()) r = err;
+  return results;
+}
+
+Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                               const OnBody& on_body) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  uint32_t user_id = 0;
+  {
+    Reader rd(this);
+    if (!rd.error().ok()) return rd.error();
+    auto u = loadUser(rd.txn(), rd.dbs(), *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailboxById(rd.txn(), rd.dbs(), u->id(), mailbox_id);
+    if (!mb.ok()) return mb.error();
+    user_id = u->id();
+  }
+  for (uint32_t uid : uids) {
+    // One short read txn per body: a slow client must not pin old pages.
+    Result<std::string> body = Error{ErrorCode::kExpunged, "no such message"};
+    {
+      Reader rd(this);
+      if (!rd.error().ok()) return rd.error();
+      const Dbs& d = rd.dbs();
+      if (!loadMailboxById(rd.txn(), d, user_id, mailbox_id).ok())
+        return Error{ErrorCode::kNotFound, "mailbox deleted"};
+      rec::Message m;
+      auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
+      if (!r.ok()) {
+        body = r.error();
+      } else if (*r) {
+        std::string_view v;
+        auto b = getRaw(rd.txn(), d.bodies, keys::bodyKey(m.body_id()), &v);
+        if (!b.ok()) body = b.error();
+        else if (!*b) body = Error{ErrorCode::kCorrupt, "body missing"};
+        else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
+          body = Error{ErrorCode::kCorrupt, "bad body header"};
+        else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
+          body = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
+        else
+          body = std::string(v.substr(keys::kBodyHeader));
+      }
+    }
+    if (!on_body(uid, std::move(body))) break;
+  }
+  return {};
+}
+
+Result<StoreFlagsResult> StoreEngine::storeFlags(const StoreFlagsArgs& args) {
+  auto name = canonicalUser(args.user);
+  if (!name.ok()) return name.error();
+  StoreFlagsResult res;
+  const Dbs& d = *dbs_;
+  std::vector<uint32_t> uids = sortedUnique(args.uids);
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    res = StoreFlagsResult{};
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailboxById(t, d, u->id(), args.mailbox_id);
+    if (!mb.ok()) return mb.error();
+    bool grew = false;
+    auto kw = keywordBits(&*mb, args.keywords, args.op != FlagOp::kRemove, &grew);
+    if (!kw.ok()) return kw.error();
+    uint64_t bits = (args.flags & flag::kSystemMask) | *kw;
+    uint64_t modseq = mb->highestmodseq() + 1;
+    for (uint32_t uid : uids) {
+      std::string key = keys::messageKey(mb->id(), uid);
+      rec::Message m;
+      auto r = getRec(t, d.messages, key, &m);
+      if (!r.ok()) return r.error();
+      if (!*r) continue;  // expunged meanwhile: nothing to store
+      if (args.unchanged_since != 0 && m.modseq() > args.unchanged_since) continue;
+      uint64_t nf = args.op == FlagOp::kReplace ? bits
+                    : args.op == FlagOp::kAdd   ? (m.flags() | bits)
+                                                : (m.flags() & ~bits);
+      if (nf == m.flags()) continue;
+      bool was_unseen = !(m.flags() & flag::kSeen), now_unseen = !(nf & flag::kSeen);
+      if (was_unseen != now_unseen) mb->set_unseen(mb->unseen() + (now_unseen ? 1 : -1));
+      m.set_flags(nf);
+      m.set_modseq(modseq);
+      if (auto e = putRec(t, d.messages, key, m); !e.ok()) return e;
+      res.changed.push_back(toMeta(uid, m));
+    }
+    if (!res.changed.empty()) mb->set_highestmodseq(modseq);
+    if (!res.changed.empty() || grew)
+      if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
+    res.keywords.assign(mb->keywords().begin(), mb->keywords().end());
+    for (size_t i = 0; i < res.changed.size(); i++) {
+      Change c = messageChange(Change::kFlags, *name, mb->id(), res.changed[i]);
+      if (grew && i == 0) c.keywords = res.keywords;
+      changes->push_back(std::move(c));
+    }
+    return {};
+  });
+  if (!err.ok()) return err;
+  return res;
+}
+
+Result<ExpungeResult> StoreEngine::expunge(const std::string& user, uint32_t mailbox_id,
+                                           const std::vector<uint32_t>& uids, bool only_deleted) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  ExpungeResult res;
+  const Dbs& d = *dbs_;
+  std::vector<uint32_t> wanted = sortedUnique(uids);
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    res = ExpungeResult{};
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailboxById(t, d, u->id(), mailbox_id);
+    if (!mb.ok()) return mb.error();
+    std::vector<std::pair<uint32_t, rec::Message>> victims;
+    auto pick = [&](uint32_t uid, const rec::Message& m) {
+      if (!only_deleted || (m.flags() & flag::kDeleted)) victims.emplace_back(uid, m);
+      return Error{};
+    };
+    if (wanted.empty()) {
+      if (auto e = forEachMessage(t, d, mb->id(), pick); !e.ok()) return e;
+    } else {
+      for (uint32_t uid : wanted) {
+        rec::Message m;
+        auto r = getRec(t, d.messages, keys::messageKey(mb->id(), uid), &m);
+        if (!r.ok()) return r.error();
+        if (*r) pick(uid, m);
+      }
+    }
+    uint64_t modseq = mb->highestmodseq() + (victims.empty() ? 0 : 1);
+    for (auto& [uid, m] : victims) {
+      if (auto e = removeMessage(t, d, &*mb, uid, m); !e.ok()) return e;
+      res.expunged.push_back(uid);
+      MessageMeta meta = toMeta(uid, m);
+      meta.modseq = modseq;
+      changes->push_back(messageChange(Change::kExpunged, *name, mb->id(), meta));
+    }
+    if (!victims.empty()) {
+      mb->set_highestmodseq(modseq);
+      if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
+    }
+    res.modseq = mb->highestmodseq();
+    return {};
+  });
+  if (!err.ok()) return err;
+  return res;
+}
+
+Result<CopyResult> StoreEngine::copy(const std::string& user, uint32_t mailbox_id,
+                                     const std::vector<uint32_t>& uids, const std::string& destination,
+                                     bool move) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  auto dstname = canonicalMailbox(destination);
+  if (!dstname.ok()) return dstname.error();
+  CopyResult res;
+  const Dbs& d = *dbs_;
+  std::vector<uint32_t> wanted = sortedUnique(uids);
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    res = CopyResult{};
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto src = loadMailboxById(t, d, u->id(), mailbox_id);
+    if (!src.ok()) return src.error();
+    auto dst = loadMailbox(t, d, u->id(), *dstname);
+    if (!dst.ok()) return dst.error();
+    bool same = dst->id() == src->id();
+    std::vector<std::pair<uint32_t, rec::Message>> msgs;
+    for (uint32_t uid : wanted) {
+      rec::Message m;
+      auto r = getRec(t, d.messages, keys::messageKey(src->id(), uid), &m);
+      if (!r.ok()) return r.error();
+      if (*r) msgs.emplace_back(uid, m);
+    }
+    if (msgs.empty()) {
+      res.uidvalidity = dst->uidvalidity();
+      return {};
+    }
+    // When copying within one mailbox, work on a single record.
+    rec::Mailbox* target = same ? &*src : &*dst;
+    bool grew = false;
+    uint64_t dmodseq = target->highestmodseq() + 1;
+    std::vector<Change> added;
+    for (auto& [uid, m] : msgs) {
+      rec::Message n = m;
+      auto fl = same ? Result<uint64_t>(m.flags()) : remapKeywords(m.flags(), *src, target, &grew);
+      if (!fl.ok()) return fl.error();
+      n.set_flags(*fl);
+      n.set_modseq(dmodseq);
+      if (auto e = changeRef(t, d, m.body_id(), +1); !e.ok()) return e;  // shared, not duplicated
+      auto nu = insertMessage(t, d, target, n);
+      if (!nu.ok()) return nu.error();
+      res.source_uids.push_back(uid);
+      res.dest_uids.push_back(*nu);
+      added.push_back(messageChange(Change::kNew, *name, target->id(), toMeta(*nu, n)));
+    }
+    if (grew) added.front().keywords.assign(target->keywords().begin(), target->keywords().end());
+    target->set_highestmodseq(dmodseq);
+    if (move) {
+      uint64_t smodseq = src->highestmodseq() + (same ? 0 : 1);
+      for (auto& [uid, m] : msgs) {
+        if (auto e = removeMessage(t, d, &*src, uid, m); !e.ok()) return e;
+        MessageMeta meta = toMeta(uid, m);
+        meta.modseq = smodseq;
+        added.push_back(messageChange(Change::kExpunged, *name, src->id(), meta));
+      }
+      src->set_highestmodseq(smodseq);
+    }
+    if (auto e = saveMailbox(t, d, *target); !e.ok()) return e;
+    if (!same && move)
+      if (auto e = saveMailbox(t, d, *src); !e.ok()) return e;
+    res.uidvalidity = target->uidvalidity();
+    changes->insert(changes->end(), added.begin(), added.end());
+    return {};
+  });
+  if (!err.ok()) return err;
+  return res;
+}
+
+}  // namespace postern::stored

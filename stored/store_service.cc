@@ -1,0 +1,327 @@
+#include "store_service.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "log.h"
+
+namespace postern::stored {
+namespace {
+
+constexpr uint32_t kDefaultChunk = 64 * 1024;
+constexpr uint32_t kMaxChunk = 4 * 1024 * 1024;
+
+void setError(pb::Error* out, const Error& e) {
+  out->set_code(static_cast<pb::ErrorCode>(static_cast<int>(e.code)));
+  out->set_message(e.message);
+}
+
+// Logs a failed operation; returns `e` for chaining.
+const Error& logged(const char* op, const std::string& user, const Error& e) {
+  if (!e.ok()) {
+    auto level = e.code == ErrorCode::kInternal || e.code == ErrorCode::kCorrupt ||
+                         e.code == ErrorCode::kUnavailable
+                     ? log::Level::kError
+                     : log::Level::kInfo;
+    log::write(level, "store operation failed",
+               {{"op", op}, {"user", user}, {"error", std::string(errorName(e.code))}, {"detail", e.message}});
+  }
+  return e;
+}
+
+void toProto(const MailboxInfo& m, pb::Mailbox* out) {
+  out->set_id(m.id);
+  out->set_name(m.name);
+  out->set_uidvalidity(m.uidvalidity);
+  out->set_uidnext(m.uidnext);
+  out->set_highestmodseq(m.highestmodseq);
+  out->set_subscribed(m.subscribed);
+  out->set_messages(m.messages);
+  out->set_unseen(m.unseen);
+  out->set_recent(m.recent);
+  for (const auto& k : m.keywords) out->add_keywords(k);
+  out->set_size(m.size);
+}
+
+void addMeta(const MessageMeta& m, pb::MessageList* out, bool full) {
+  out->add_uid(m.uid);
+  out->add_flags(m.flags);
+  out->add_modseq(m.modseq);
+  if (full) {
+    out->add_size(m.size);
+    out->add_internaldate(m.internaldate);
+    out->add_tzoffset(m.tzoffset);
+  }
+}
+
+std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::string>& r) {
+  return {r.begin(), r.end()};
+}
+
+pb::ChangeKind kindOf(Change::Kind k) {
+  switch (k) {
+    case Change::kNew: return pb::NEW_MESSAGE;
+    case Change::kFlags: return pb::FLAGS_CHANGED;
+    case Change::kExpunged: return pb::EXPUNGED_MESSAGE;
+    case Change::kMailbox: return pb::MAILBOX_CHANGED;
+  }
+  return pb::MAILBOX_CHANGED;
+}
+
+}  // namespace
+
+StoreService::StoreService(StoreEngine* engine) : engine_(engine), started_(int64_t(time(nullptr))) {}
+
+grpc::Status StoreService::Ping(Ctx*, const pb::PingRequest*, pb::PingResponse* resp) {
+  resp->set_pid(uint64_t(getpid()));
+  resp->set_started(uint64_t(started_));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Authenticate(Ctx*, const pb::AuthenticateRequest* req, pb::AuthenticateResponse* resp) {
+  auto r = engine_->authenticate(req->user(), req->password());
+  if (r.ok()) resp->set_user(*r);
+  setError(resp->mutable_error(), logged("authenticate", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::AddUser(Ctx*, const pb::AddUserRequest* req, pb::SimpleResponse* resp) {
+  Error e = engine_->addUser(req->user(), req->password());
+  if (e.ok()) log::info("user added", {{"user", req->user()}});
+  setError(resp->mutable_error(), logged("add-user", req->user(), e));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::DeleteUser(Ctx*, const pb::DeleteUserRequest* req, pb::SimpleResponse* resp) {
+  Error e = engine_->deleteUser(req->user());
+  if (e.ok()) log::info("user deleted", {{"user", req->user()}});
+  setError(resp->mutable_error(), logged("delete-user", req->user(), e));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::SetPassword(Ctx*, const pb::SetPasswordRequest* req, pb::SimpleResponse* resp) {
+  setError(resp->mutable_error(), logged("set-password", req->user(), engine_->setPassword(req->user(), req->password())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::UserExists(Ctx*, const pb::UserExistsRequest* req, pb::UserExistsResponse* resp) {
+  auto r = engine_->usersExist(strings(req->users()));
+  if (r.ok())
+    for (bool b : *r) resp->add_exists(b);
+  setError(resp->mutable_error(), logged("user-exists", "", r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ListUsers(Ctx*, const pb::ListUsersRequest*, pb::ListUsersResponse* resp) {
+  auto r = engine_->listUsers();
+  if (r.ok())
+    for (const auto& u : *r) {
+      auto* o = resp->add_users();
+      o->set_name(u.name);
+      o->set_id(u.id);
+      o->set_messages(u.messages);
+      o->set_bytes(u.bytes);
+    }
+  setError(resp->mutable_error(), logged("list-users", "", r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ListMailboxes(Ctx*, const pb::ListMailboxesRequest* req, pb::ListMailboxesResponse* resp) {
+  auto r = engine_->listMailboxes(req->user());
+  if (r.ok())
+    for (const auto& m : *r) toProto(m, resp->add_mailboxes());
+  setError(resp->mutable_error(), logged("list-mailboxes", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::GetMailbox(Ctx*, const pb::MailboxRequest* req, pb::GetMailboxResponse* resp) {
+  auto r = engine_->getMailbox(req->user(), req->name());
+  if (r.ok()) toProto(*r, resp->mutable_mailbox());
+  setError(resp->mutable_error(), logged("get-mailbox", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::CreateMailbox(Ctx*, const pb::MailboxRequest* req, pb::SimpleResponse* resp) {
+  setError(resp->mutable_error(), logged("create-mailbox", req->user(), engine_->createMailbox(req->user(), req->name())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::DeleteMailbox(Ctx*, const pb::MailboxRequest* req, pb::SimpleResponse* resp) {
+  setError(resp->mutable_error(), logged("delete-mailbox", req->user(), engine_->deleteMailbox(req->user(), req->name())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::RenameMailbox(Ctx*, const pb::RenameMailboxRequest* req, pb::SimpleResponse* resp) {
+  setError(resp->mutable_error(),
+           logged("rename-mailbox", req->user(), engine_->renameMailbox(req->user(), req->from(), req->to())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Subscribe(Ctx*, const pb::SubscribeRequest* req, pb::SimpleResponse* resp) {
+  setError(resp->mutable_error(),
+           logged("subscribe", req->user(), engine_->subscribe(req->user(), req->name(), req->subscribed())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb::SelectMailboxResponse* resp) {
+  auto r = engine_->selectMailbox(req->user(), req->name());
+  if (r.ok()) {
+    toProto(r->mailbox, resp->mutable_mailbox());
+    auto* list = resp->mutable_messages();
+    for (const auto& m : r->messages) addMeta(m, list, true);
+  }
+  setError(resp->mutable_error(), logged("select-mailbox", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Append(Ctx*, const pb::AppendRequest* req, pb::AppendResponse* resp) {
+  AppendArgs a;
+  a.user = req->user();
+  a.mailbox = req->mailbox();
+  a.flags = req->flags();
+  a.keywords = strings(req->keywords());
+  a.internaldate = req->internaldate();
+  a.tzoffset = req->tzoffset();
+  a.body = req->body();
+  auto r = engine_->append(a);
+  if (r.ok()) {
+    resp->set_uidvalidity(r->uidvalidity);
+    resp->set_uid(r->uid);
+    resp->set_modseq(r->modseq);
+  }
+  setError(resp->mutable_error(), logged("append", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Deliver(Ctx*, const pb::DeliverRequest* req, pb::DeliverResponse* resp) {
+  auto users = strings(req->users());
+  auto results = engine_->deliver(users, req->mailbox(), req->body());
+  for (size_t i = 0; i < results.size(); i++)
+    setError(resp->add_results(), logged("deliver", users[i], results[i]));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* req,
+                                       grpc::ServerWriter<pb::BodyChunk>* writer) {
+  uint32_t chunk = req->chunk_size() == 0 ? kDefaultChunk : std::clamp<uint32_t>(req->chunk_size(), 1024, kMaxChunk);
+  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
+  auto on_body = [&](uint32_t uid, Result<std::string> body) -> bool {
+    if (ctx->IsCancelled()) return false;
+    pb::BodyChunk c;
+    c.set_uid(uid);
+    if (!body.ok()) {
+      logged("fetch-body", req->user(), body.error());
+      setError(c.mutable_error(), body.error());
+      c.set_last(true);
+      return writer->Write(c);
+    }
+    const std::string& data = *body;
+    c.set_total_size(data.size());
+    size_t off = 0;
+    do {
+      size_t n = std::min<size_t>(chunk, data.size() - off);
+      c.set_offset(off);
+      c.set_data(data.data() + off, n);
+      off += n;
+      c.set_last(off >= data.size());
+      if (!writer->Write(c)) return false;  // client gone
+    } while (off < data.size());
+    return true;
+  };
+  Error e = engine_->fetchBodies(req->user(), req->mailbox_id(), uids, on_body);
+  if (!e.ok()) {
+    // The mailbox itself is unusable: every uid gets the error.
+    logged("fetch-bodies", req->user(), e);
+    for (uint32_t uid : uids) {
+      pb::BodyChunk c;
+      c.set_uid(uid);
+      c.set_last(true);
+      setError(c.mutable_error(), e);
+      if (!writer->Write(c)) break;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::StoreFlags(Ctx*, const pb::StoreFlagsRequest* req, pb::StoreFlagsResponse* resp) {
+  StoreFlagsArgs a;
+  a.user = req->user();
+  a.mailbox_id = req->mailbox_id();
+  a.uids.assign(req->uids().begin(), req->uids().end());
+  a.op = req->op() == pb::ADD ? FlagOp::kAdd : req->op() == pb::REMOVE ? FlagOp::kRemove : FlagOp::kReplace;
+  a.flags = req->flags();
+  a.keywords = strings(req->keywords());
+  a.unchanged_since = req->unchanged_since();
+  auto r = engine_->storeFlags(a);
+  if (r.ok()) {
+    for (const auto& m : r->changed) addMeta(m, resp->mutable_changed(), false);
+    for (const auto& k : r->keywords) resp->add_keywords(k);
+  }
+  setError(resp->mutable_error(), logged("store-flags", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Expunge(Ctx*, const pb::ExpungeRequest* req, pb::ExpungeResponse* resp) {
+  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
+  auto r = engine_->expunge(req->user(), req->mailbox_id(), uids, req->only_deleted());
+  if (r.ok()) {
+    for (uint32_t u : r->expunged) resp->add_expunged(u);
+    resp->set_modseq(r->modseq);
+  }
+  setError(resp->mutable_error(), logged("expunge", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Copy(Ctx*, const pb::CopyRequest* req, pb::CopyResponse* resp) {
+  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
+  auto r = engine_->copy(req->user(), req->mailbox_id(), uids, req->destination(), req->move());
+  if (r.ok()) {
+    resp->set_uidvalidity(r->uidvalidity);
+    for (uint32_t u : r->source_uids) resp->add_source_uids(u);
+    for (uint32_t u : r->dest_uids) resp->add_dest_uids(u);
+  }
+  setError(resp->mutable_error(), logged(req->move() ? "move" : "copy", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Watch(Ctx* ctx, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>* writer) {
+  auto sub = engine_->changes().subscribe();
+  log::debug("watch stream opened", {{"peer", ctx->peer()}});
+  // An empty first batch tells the client the feed is live (and the sequence).
+  pb::ChangeBatch hello;
+  hello.set_sequence(engine_->changes().lastSequence());
+  if (!writer->Write(hello)) return grpc::Status::OK;
+  ChangeBatch batch;
+  // Bounded waits, so cancellation and shutdown are noticed within 200 ms.
+  while (!stopping_ && !ctx->IsCancelled()) {
+    auto st = sub->next(std::chrono::milliseconds(200), &batch);
+    if (st == Subscription::Status::kTimeout) continue;
+    if (st == Subscription::Status::kClosed) break;
+    if (st == Subscription::Status::kDropped) {
+      log::warn("watch subscriber fell behind; dropped", {{"peer", ctx->peer()}});
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "change feed overflow; resync");
+    }
+    pb::ChangeBatch out;
+    out.set_sequence(batch.sequence);
+    for (const auto& c : batch.changes) {
+      auto* o = out.add_changes();
+      o->set_kind(kindOf(c.kind));
+      o->set_user(c.user);
+      o->set_mailbox_id(c.mailbox_id);
+      o->set_uid(c.meta.uid);
+      o->set_flags(c.meta.flags);
+      o->set_modseq(c.meta.modseq);
+      o->set_size(c.meta.size);
+      o->set_internaldate(c.meta.internaldate);
+      o->set_tzoffset(c.meta.tzoffset);
+      for (const auto& k : c.keywords) o->add_keywords(k);
+    }
+    if (!writer->Write(out)) break;
+  }
+  log::debug("watch stream closed", {{"peer", ctx->peer()}});
+  return grpc::Status::OK;
+}
+
+}  // namespace postern::stored

@@ -1,0 +1,54 @@
+#pragma once
+// The gRPC face of the store: translates postern.store.v1 messages to
+// StoreEngine calls and back. Synchronous service: each call runs on a gRPC
+// thread and blocks on the engine (writes until their group commit lands).
+// Application errors travel in the response's `error`, never as gRPC status;
+// every failed call is logged with its error.
+#include <atomic>
+#include <cstdint>
+
+#include "store.grpc.pb.h"
+#include "store_engine.h"
+
+namespace postern::stored {
+
+namespace pb = postern::store::v1;
+
+class StoreService final : public pb::Store::Service {
+ public:
+  // `engine` must outlive the service.
+  explicit StoreService(StoreEngine* engine);
+
+  // Makes running Watch streams return within their poll interval.
+  void shutdown() { stopping_ = true; }
+
+  using Ctx = grpc::ServerContext;
+  grpc::Status Ping(Ctx*, const pb::PingRequest*, pb::PingResponse*) override;
+  grpc::Status Authenticate(Ctx*, const pb::AuthenticateRequest*, pb::AuthenticateResponse*) override;
+  grpc::Status AddUser(Ctx*, const pb::AddUserRequest*, pb::SimpleResponse*) override;
+  grpc::Status DeleteUser(Ctx*, const pb::DeleteUserRequest*, pb::SimpleResponse*) override;
+  grpc::Status SetPassword(Ctx*, const pb::SetPasswordRequest*, pb::SimpleResponse*) override;
+  grpc::Status UserExists(Ctx*, const pb::UserExistsRequest*, pb::UserExistsResponse*) override;
+  grpc::Status ListUsers(Ctx*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
+  grpc::Status ListMailboxes(Ctx*, const pb::ListMailboxesRequest*, pb::ListMailboxesResponse*) override;
+  grpc::Status GetMailbox(Ctx*, const pb::MailboxRequest*, pb::GetMailboxResponse*) override;
+  grpc::Status CreateMailbox(Ctx*, const pb::MailboxRequest*, pb::SimpleResponse*) override;
+  grpc::Status DeleteMailbox(Ctx*, const pb::MailboxRequest*, pb::SimpleResponse*) override;
+  grpc::Status RenameMailbox(Ctx*, const pb::RenameMailboxRequest*, pb::SimpleResponse*) override;
+  grpc::Status Subscribe(Ctx*, const pb::SubscribeRequest*, pb::SimpleResponse*) override;
+  grpc::Status SelectMailbox(Ctx*, const pb::MailboxRequest*, pb::SelectMailboxResponse*) override;
+  grpc::Status Append(Ctx*, const pb::AppendRequest*, pb::AppendResponse*) override;
+  grpc::Status Deliver(Ctx*, const pb::DeliverRequest*, pb::DeliverResponse*) override;
+  grpc::Status FetchBodies(Ctx*, const pb::FetchBodiesRequest*, grpc::ServerWriter<pb::BodyChunk>*) override;
+  grpc::Status StoreFlags(Ctx*, const pb::StoreFlagsRequest*, pb::StoreFlagsResponse*) override;
+  grpc::Status Expunge(Ctx*, const pb::ExpungeRequest*, pb::ExpungeResponse*) override;
+  grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
+  grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
+
+ private:
+  StoreEngine* engine_;
+  int64_t started_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace postern::stored

@@ -1,0 +1,259 @@
+// Users, mailboxes, persistence and group commit.
+#include <set>
+#include <thread>
+
+#include "keys.h"
+#include "test_util.h"
+
+using namespace postern;
+using namespace postern::stored;
+using namespace postern::stored::test;
+
+static std::vector<std::string> names(const std::vector<MailboxInfo>& boxes) {
+  std::vector<std::string> out;
+  for (auto& b : boxes) out.push_back(b.name);
+  return out;
+}
+
+TEST_CASE("user names are canonical lower-case and validated") {
+  CHECK(*canonicalUser("Alice@Example.COM") == "alice@example.com");
+  CHECK(canonicalUser("").error().code == ErrorCode::kBadArgs);
+  CHECK(canonicalUser(std::string(65, 'a')).error().code == ErrorCode::kBadArgs);
+  CHECK(canonicalUser("a b").error().code == ErrorCode::kBadArgs);
+  CHECK(canonicalUser("x/y").error().code == ErrorCode::kBadArgs);
+  CHECK(canonicalUser("a.b_c-d+e@f").ok());
+}
+
+TEST_CASE("users: add, authenticate, set password, exists, list, delete") {
+  Fixture f;
+  CHECK(f.store->addUser("ALICE", "x").code == ErrorCode::kExists);
+  CHECK(f.store->addUser("bad name", "x").code == ErrorCode::kBadArgs);
+  auto ok = f.store->authenticate("Alice", "secret");
+  REQUIRE(ok.ok());
+  CHECK(*ok == "alice");
+  CHECK(f.store->authenticate("alice", "Secret").error().code == ErrorCode::kAuthFailed);
+  CHECK(f.store->authenticate("nobody", "secret").error().code == ErrorCode::kAuthFailed);
+  CHECK(f.store->authenticate("bad name", "secret").error().code == ErrorCode::kAuthFailed);
+
+  REQUIRE(f.store->setPassword("alice", "new").ok());
+  CHECK_FALSE(f.store->authenticate("alice", "secret").ok());
+  CHECK(f.store->authenticate("alice", "new").ok());
+  CHECK(f.store->setPassword("nobody", "x").code == ErrorCode::kNotFound);
+
+  REQUIRE(f.store->addUser("bob", "pw").ok());
+  auto ex = f.store->usersExist({"BOB", "carol", "alice", "bad name"});
+  REQUIRE(ex.ok());
+  CHECK(*ex == std::vector<bool>{true, false, true, false});
+
+  f.append("INBOX", "Subject: a\r\n\r\nhello\r\n");
+  auto users = f.store->listUsers();
+  REQUIRE(users.ok());
+  REQUIRE(users->size() == 2);
+  CHECK((*users)[0].name == "alice");
+  CHECK((*users)[0].messages == 1);
+  CHECK((*users)[0].bytes == 21);
+  CHECK((*users)[1].name == "bob");
+  CHECK((*users)[1].messages == 0);
+
+  REQUIRE(f.store->deleteUser("alice").ok());
+  CHECK(f.store->deleteUser("alice").code == ErrorCode::kNotFound);
+  CHECK_FALSE(f.store->authenticate("alice", "new").ok());
+  CHECK(f.store->listMailboxes("alice").error().code == ErrorCode::kNotFound);
+  CHECK(*f.store->hasUsers());
+}
+
+TEST_CASE("a new user has INBOX; INBOX is case-insensitive") {
+  Fixture f;
+  auto boxes = f.store->listMailboxes("alice");
+  REQUIRE(boxes.ok());
+  CHECK(names(*boxes) == std::vector<std::string>{"INBOX"});
+  CHECK((*boxes)[0].subscribed);
+  CHECK((*boxes)[0].uidnext == 1);
+  CHECK((*boxes)[0].uidvalidity > 0);
+  CHECK(f.store->getMailbox("alice", "inbox").ok());
+  CHECK(f.store->getMailbox("alice", "iNbOx").ok());
+  CHECK(f.store->createMailbox("alice", "Inbox").code == ErrorCode::kExists);
+  REQUIRE(f.store->createMailbox("alice", "inbox/Sub").ok());
+  CHECK(f.store->getMailbox("alice", "INBOX/Sub").ok());
+}
+
+TEST_CASE("mailbox create, list, bad names, uidvalidity increases") {
+  Fixture f;
+  REQUIRE(f.store->createMailbox("alice", "a/b/c").ok());  // parents not required
+  REQUIRE(f.store->createMailbox("alice", "Sent").ok());
+  CHECK(f.store->createMailbox("alice", "Sent").code == ErrorCode::kExists);
+  CHECK(f.store->createMailbox("alice", "").code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", "/x").code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", "x/").code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", "x//y").code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", "x*").code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", std::string(501, 'n')).code == ErrorCode::kBadArgs);
+  CHECK(f.store->createMailbox("alice", std::string(500, 'n')).ok());
+  CHECK(f.store->createMailbox("nobody", "x").code == ErrorCode::kNotFound);
+  auto boxes = f.store->listMailboxes("alice");
+  REQUIRE(boxes.ok());
+  CHECK(names(*boxes) == std::vector<std::string>{"INBOX", "Sent", "a/b/c", std::string(500, 'n')});
+  CHECK(f.mailboxId("Sent") != f.mailboxId("a/b/c"));
+  CHECK(f.store->getMailbox("alice", "Sent")->uidvalidity > f.store->getMailbox("alice", "a/b/c")->uidvalidity);
+  CHECK(f.store->getMailbox("alice", "a/b/c")->uidvalidity > f.store->getMailbox("alice", "INBOX")->uidvalidity);
+  CHECK(f.store->getMailbox("alice", "a").error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("delete mailbox: INBOX refused, missing is not-found, children kept") {
+  Fixture f;
+  CHECK(f.store->deleteMailbox("alice", "INBOX").code == ErrorCode::kBadArgs);
+  CHECK(f.store->deleteMailbox("alice", "inbox").code == ErrorCode::kBadArgs);
+  CHECK(f.store->deleteMailbox("alice", "nope").code == ErrorCode::kNotFound);
+  REQUIRE(f.store->createMailbox("alice", "a").ok());
+  REQUIRE(f.store->createMailbox("alice", "a/x").ok());
+  f.append("a", "body\r\n");
+  REQUIRE(f.store->deleteMailbox("alice", "a").ok());
+  CHECK(names(*f.store->listMailboxes("alice")) == std::vector<std::string>{"INBOX", "a/x"});
+  CHECK(f.store->deleteMailbox("alice", "a").code == ErrorCode::kNotFound);
+  REQUIRE(f.store->createMailbox("alice", "a").ok());
+  CHECK(f.store->getMailbox("alice", "a")->messages == 0);
+}
+
+TEST_CASE("rename moves children, keeps messages and ids") {
+  Fixture f;
+  for (const char* n : {"a", "a/x", "a/x/y", "ab", "c"}) REQUIRE(f.store->createMailbox("alice", n).ok());
+  uint32_t a = f.mailboxId("a"), ax = f.mailboxId("a/x");
+  f.append("a/x", "hello\r\n");
+  REQUIRE(f.store->renameMailbox("alice", "a", "b").ok());
+  CHECK(names(*f.store->listMailboxes("alice")) ==
+        std::vector<std::string>{"INBOX", "ab", "b", "b/x", "b/x/y", "c"});
+  CHECK(f.mailboxId("b") == a);
+  CHECK(f.mailboxId("b/x") == ax);
+  CHECK(f.store->getMailbox("alice", "b/x")->messages == 1);
+  CHECK(f.body(ax, 1).value() == "hello\r\n");
+  CHECK(f.store->renameMailbox("alice", "b", "c").code == ErrorCode::kExists);
+  CHECK(f.store->renameMailbox("alice", "nope", "d").code == ErrorCode::kNotFound);
+  CHECK(f.store->renameMailbox("alice", "b", "b/z").code == ErrorCode::kBadArgs);
+  REQUIRE(f.store->createMailbox("alice", "d/x").ok());
+  CHECK(f.store->renameMailbox("alice", "b", "d").code == ErrorCode::kExists);  // d/x would clash
+  CHECK(f.store->getMailbox("alice", "b").ok());  // nothing moved
+}
+
+TEST_CASE("rename INBOX moves its messages and leaves INBOX empty") {
+  Fixture f;
+  REQUIRE(f.store->createMailbox("alice", "INBOX/keep").ok());
+  f.append("INBOX", "one\r\n", flag::kSeen, {"$Work"});
+  f.append("INBOX", "two\r\n");
+  uint32_t inbox = f.mailboxId("INBOX");
+  REQUIRE(f.store->renameMailbox("alice", "INBOX", "Old").ok());
+  auto in = f.store->selectMailbox("alice", "INBOX");
+  REQUIRE(in.ok());
+  CHECK(in->messages.empty());
+  CHECK(in->mailbox.messages == 0);
+  CHECK(in->mailbox.id == inbox);
+  CHECK(in->mailbox.uidnext == 3);  // uids are never reused
+  auto old = f.store->selectMailbox("alice", "Old");
+  REQUIRE(old.ok());
+  REQUIRE(old->messages.size() == 2);
+  CHECK(old->mailbox.messages == 2);
+  CHECK(old->mailbox.unseen == 1);
+  CHECK(old->mailbox.keywords == std::vector<std::string>{"$Work"});
+  CHECK(old->messages[0].flags == (flag::kSeen | (1u << flag::kKeywordBase)));
+  CHECK(f.body(old->mailbox.id, old->messages[1].uid).value() == "two\r\n");
+  CHECK(f.store->getMailbox("alice", "INBOX/keep").ok());
+}
+
+TEST_CASE("subscribe toggles the flag") {
+  Fixture f;
+  REQUIRE(f.store->createMailbox("alice", "x").ok());
+  CHECK_FALSE(f.store->getMailbox("alice", "x")->subscribed);
+  REQUIRE(f.store->subscribe("alice", "x", true).ok());
+  CHECK(f.store->getMailbox("alice", "x")->subscribed);
+  REQUIRE(f.store->subscribe("alice", "x", false).ok());
+  CHECK_FALSE(f.store->getMailbox("alice", "x")->subscribed);
+  CHECK(f.store->subscribe("alice", "nope", true).code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("data survives close and reopen") {
+  TempDir dir;
+  uint32_t id = 0;
+  {
+    auto s = openEngine(dir.path);
+    REQUIRE(s->addUser("alice", "pw").ok());
+    REQUIRE(s->createMailbox("alice", "Keep").ok());
+    AppendArgs a;
+    a.user = "alice";
+    a.mailbox = "Keep";
+    a.body = "persist me\r\n";
+    REQUIRE(s->append(a).ok());
+    id = s->getMailbox("alice", "Keep")->id;
+    s->close();
+    CHECK(s->getMailbox("alice", "Keep").error().code == ErrorCode::kUnavailable);
+    CHECK(s->createMailbox("alice", "x").code == ErrorCode::kUnavailable);
+  }
+  auto s = openEngine(dir.path);
+  CHECK(s->authenticate("alice", "pw").ok());
+  auto sel = s->selectMailbox("alice", "Keep");
+  REQUIRE(sel.ok());
+  REQUIRE(sel->messages.size() == 1);
+  CHECK(sel->mailbox.uidnext == 2);
+  std::string got;
+  s->fetchBodies("alice", id, {1}, [&](uint32_t, Result<std::string> b) {
+    got = b.ok() ? *b : "";
+    return true;
+  });
+  CHECK(got == "persist me\r\n");
+  REQUIRE(s->createMailbox("alice", "New").ok());
+  CHECK(s->getMailbox("alice", "New")->id > id);  // counters persisted too
+}
+
+TEST_CASE("group commit: concurrent appends share commits and get unique uids") {
+  Fixture f;
+  constexpr int kThreads = 8, kEach = 200;
+  uint64_t commits_before = f.store->commitCount();
+  uint64_t writes_before = f.store->writeCount();
+  std::vector<std::vector<uint32_t>> uids(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; i++) {
+        AppendArgs a;
+        a.user = "alice";
+        a.mailbox = "INBOX";
+        a.body = "thread " + std::to_string(t) + " msg " + std::to_string(i) + "\r\n";
+        auto r = f.store->append(a);
+        if (r.ok()) uids[t].push_back(r->uid);
+        else failures++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  std::set<uint32_t> all;
+  for (auto& v : uids) all.insert(v.begin(), v.end());
+  CHECK(all.size() == size_t(kThreads * kEach));
+  CHECK(*all.begin() == 1);
+  CHECK(*all.rbegin() == uint32_t(kThreads * kEach));
+  uint64_t commits = f.store->commitCount() - commits_before;
+  uint64_t writes = f.store->writeCount() - writes_before;
+  CHECK(writes == uint64_t(kThreads * kEach));
+  CHECK(commits < writes);
+  MESSAGE("commits for " << writes << " writes: " << commits);
+  auto mb = f.store->getMailbox("alice", "INBOX");
+  CHECK(mb->messages == uint32_t(kThreads * kEach));
+  CHECK(mb->uidnext == uint32_t(kThreads * kEach + 1));
+}
+
+TEST_CASE("a failing write in a batch does not poison the others") {
+  Fixture f;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, exists{0};
+  for (int t = 0; t < 8; t++)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; i++) {
+        // Half the creates collide (kExists) and fail inside the shared txn.
+        auto e = f.store->createMailbox("alice", "box" + std::to_string(i) + (t % 2 ? "" : "-" + std::to_string(t)));
+        if (e.ok()) ok++;
+        else if (e.code == ErrorCode::kExists) exists++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(ok + exists == 160);
+  CHECK(ok == 80 + 20);  // 4 threads x 20 unique + 20 shared names once
+  CHECK(f.store->listMailboxes("alice")->size() == 101);
+}

@@ -1,0 +1,354 @@
+// Append, select, flags, expunge, copy/move, deliver, fetch integrity.
+#include <cstring>
+
+#include "keys.h"
+#include "test_util.h"
+
+using namespace postern;
+using namespace postern::stored;
+using namespace postern::stored::test;
+
+TEST_CASE("append then select: ascending uids, uidnext, counters, modseq") {
+  Fixture f;
+  auto r1 = f.append("INBOX", "a\r\n", flag::kSeen);
+  auto r2 = f.append("INBOX", "bb\r\n");
+  auto r3 = f.append("inbox", "ccc\r\n", flag::kFlagged);
+  CHECK(r1.uid == 1);
+  CHECK(r2.uid == 2);
+  CHECK(r3.uid == 3);
+  CHECK(r1.modseq < r2.modseq);
+  CHECK(r2.modseq < r3.modseq);
+  auto sel = f.store->selectMailbox("alice", "INBOX");
+  REQUIRE(sel.ok());
+  CHECK(sel->mailbox.uidvalidity == r1.uidvalidity);
+  CHECK(sel->mailbox.uidnext == 4);
+  CHECK(sel->mailbox.messages == 3);
+  CHECK(sel->mailbox.unseen == 2);
+  CHECK(sel->mailbox.size == 3 + 4 + 5);
+  CHECK(sel->mailbox.highestmodseq == r3.modseq);
+  REQUIRE(sel->messages.size() == 3);
+  CHECK(sel->messages[0].uid == 1);
+  CHECK(sel->messages[0].flags == flag::kSeen);
+  CHECK(sel->messages[1].size == 4);
+  CHECK(sel->messages[2].flags == flag::kFlagged);
+  CHECK(sel->messages[0].internaldate > 0);
+
+  AppendArgs a;
+  a.user = "alice";
+  a.mailbox = "Nope";
+  a.body = "x";
+  CHECK(f.store->append(a).error().code == ErrorCode::kNotFound);
+  a.mailbox = "INBOX";
+  a.internaldate = 1000;
+  a.tzoffset = -300;
+  a.flags = ~uint64_t(0);  // only system bits are taken
+  auto r4 = f.store->append(a);
+  REQUIRE(r4.ok());
+  auto sel2 = f.store->selectMailbox("alice", "INBOX");
+  CHECK(sel2->messages[3].internaldate == 1000);
+  CHECK(sel2->messages[3].tzoffset == -300);
+  CHECK(sel2->messages[3].flags == flag::kSystemMask);
+}
+
+TEST_CASE("append refuses bodies over the size limit") {
+  TempDir dir;
+  EngineOptions o;
+  o.path = dir.path;
+  o.map_size_mb = 64;
+  o.max_message_size = 10;
+  auto s = StoreEngine::open(o);
+  REQUIRE(s.ok());
+  REQUIRE((*s)->addUser("alice", "pw").ok());
+  AppendArgs a;
+  a.user = "alice";
+  a.mailbox = "INBOX";
+  a.body = std::string(11, 'x');
+  CHECK((*s)->append(a).error().code == ErrorCode::kTooBig);
+  a.body = std::string(10, 'x');
+  CHECK((*s)->append(a).ok());
+}
+
+TEST_CASE("store flags: add/remove/replace; modseq only moves on a real change") {
+  Fixture f;
+  f.append("INBOX", "1\r\n");
+  f.append("INBOX", "2\r\n", flag::kSeen);
+  uint32_t id = f.mailboxId("INBOX");
+  uint64_t hms = f.store->getMailbox("alice", "INBOX")->highestmodseq;
+
+  StoreFlagsArgs s;
+  s.user = "alice";
+  s.mailbox_id = id;
+  s.uids = {1, 2, 99};
+  s.op = FlagOp::kAdd;
+  s.flags = flag::kSeen;
+  auto r = f.store->storeFlags(s);
+  REQUIRE(r.ok());
+  REQUIRE(r->changed.size() == 1);  // uid 2 already \Seen, 99 absent
+  CHECK(r->changed[0].uid == 1);
+  CHECK(r->changed[0].flags == flag::kSeen);
+  CHECK(r->changed[0].modseq == hms + 1);
+  auto mb = f.store->getMailbox("alice", "INBOX");
+  CHECK(mb->highestmodseq == hms + 1);
+  CHECK(mb->unseen == 0);
+
+  // The same again changes nothing and bumps nothing.
+  r = f.store->storeFlags(s);
+  REQUIRE(r.ok());
+  CHECK(r->changed.empty());
+  CHECK(f.store->getMailbox("alice", "INBOX")->highestmodseq == hms + 1);
+
+  s.op = FlagOp::kRemove;
+  s.uids = {2};
+  r = f.store->storeFlags(s);
+  REQUIRE(r->changed.size() == 1);
+  CHECK(r->changed[0].flags == 0);
+  CHECK(r->changed[0].modseq == hms + 2);
+  CHECK(f.store->getMailbox("alice", "INBOX")->unseen == 1);
+
+  s.op = FlagOp::kReplace;
+  s.uids = {1, 2};
+  s.flags = flag::kDeleted | flag::kAnswered;
+  r = f.store->storeFlags(s);
+  REQUIRE(r->changed.size() == 2);
+  CHECK(r->changed[0].flags == (flag::kDeleted | flag::kAnswered));
+  CHECK(r->changed[1].flags == (flag::kDeleted | flag::kAnswered));
+  CHECK(f.store->getMailbox("alice", "INBOX")->unseen == 2);
+
+  SUBCASE("unchanged_since skips messages modified later") {
+    uint64_t now = f.store->getMailbox("alice", "INBOX")->highestmodseq;
+    s.op = FlagOp::kAdd;
+    s.flags = flag::kFlagged;
+    s.uids = {1};
+    REQUIRE(f.store->storeFlags(s)->changed.size() == 1);  // uid 1 now at now+1
+    s.uids = {1, 2};
+    s.flags = flag::kDraft;
+    s.unchanged_since = now;
+    r = f.store->storeFlags(s);
+    REQUIRE(r->changed.size() == 1);
+    CHECK(r->changed[0].uid == 2);
+  }
+  SUBCASE("wrong user or mailbox id") {
+    s.user = "nobody";
+    CHECK(f.store->storeFlags(s).error().code == ErrorCode::kNotFound);
+    REQUIRE(f.store->addUser("bob", "pw").ok());
+    s.user = "bob";  // alice's mailbox id is not bob's
+    CHECK(f.store->storeFlags(s).error().code == ErrorCode::kNotFound);
+  }
+}
+
+TEST_CASE("keywords map into the mailbox table, case-insensitively, at most 59") {
+  Fixture f;
+  auto r1 = f.append("INBOX", "1\r\n", 0, {"$Junk"});
+  f.append("INBOX", "2\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  StoreFlagsArgs s;
+  s.user = "alice";
+  s.mailbox_id = id;
+  s.uids = {2};
+  s.op = FlagOp::kAdd;
+  s.keywords = {"work", "$junk"};
+  auto r = f.store->storeFlags(s);
+  REQUIRE(r.ok());
+  CHECK(r->keywords == std::vector<std::string>{"$Junk", "work"});
+  REQUIRE(r->changed.size() == 1);
+  CHECK(r->changed[0].flags == (3u << flag::kKeywordBase));
+  CHECK(f.store->getMailbox("alice", "INBOX")->keywords == r->keywords);
+
+  s.op = FlagOp::kRemove;
+  s.keywords = {"WORK", "never-seen"};
+  r = f.store->storeFlags(s);
+  REQUIRE(r->changed.size() == 1);
+  CHECK(r->changed[0].flags == (1u << flag::kKeywordBase));
+  CHECK(r->keywords.size() == 2);  // removal does not grow the table
+
+  s.op = FlagOp::kAdd;
+  s.keywords = {"bad keyword"};
+  CHECK(f.store->storeFlags(s).error().code == ErrorCode::kBadArgs);
+  s.keywords = {"\\Seen"};
+  CHECK(f.store->storeFlags(s).error().code == ErrorCode::kBadArgs);
+
+  std::vector<std::string> many;
+  for (int i = 0; i < 57; i++) many.push_back("k" + std::to_string(i));
+  s.keywords = many;  // 2 + 57 = 59: exactly full
+  r = f.store->storeFlags(s);
+  REQUIRE(r.ok());
+  CHECK(r->keywords.size() == 59);
+  CHECK(((r->changed[0].flags >> 63) & 1) == 1);
+  s.keywords = {"one-too-many"};
+  CHECK(f.store->storeFlags(s).error().code == ErrorCode::kLimit);
+  CHECK(f.store->getMailbox("alice", "INBOX")->keywords.size() == 59);
+  (void)r1;
+}
+
+TEST_CASE("expunge: only_deleted, uid lists, all") {
+  Fixture f;
+  for (int i = 1; i <= 5; i++) f.append("INBOX", "m" + std::to_string(i) + "\r\n", i % 2 ? flag::kDeleted : 0);
+  uint32_t id = f.mailboxId("INBOX");
+  uint64_t hms = f.store->getMailbox("alice", "INBOX")->highestmodseq;
+  auto r = f.store->expunge("alice", id, {}, true);
+  REQUIRE(r.ok());
+  CHECK(r->expunged == std::vector<uint32_t>{1, 3, 5});
+  CHECK(r->modseq == hms + 1);
+  auto mb = f.store->getMailbox("alice", "INBOX");
+  CHECK(mb->messages == 2);
+  CHECK(mb->size == 8);
+  r = f.store->expunge("alice", id, {}, true);
+  CHECK(r->expunged.empty());
+  CHECK(r->modseq == hms + 1);
+  r = f.store->expunge("alice", id, {4, 3, 77}, false);
+  CHECK(r->expunged == std::vector<uint32_t>{4});
+  CHECK(f.body(id, 4).error().code == ErrorCode::kExpunged);
+  CHECK(f.body(id, 2).value() == "m2\r\n");
+  r = f.store->expunge("alice", id, {}, false);
+  CHECK(r->expunged == std::vector<uint32_t>{2});
+  CHECK(f.store->getMailbox("alice", "INBOX")->messages == 0);
+  CHECK(f.store->getMailbox("alice", "INBOX")->uidnext == 6);
+}
+
+TEST_CASE("copy and move share bodies by reference") {
+  Fixture f;
+  REQUIRE(f.store->createMailbox("alice", "Dest").ok());
+  f.append("INBOX", "first\r\n", flag::kSeen, {"$Label1"});
+  f.append("INBOX", "second\r\n");
+  f.append("INBOX", "third\r\n");
+  uint32_t in = f.mailboxId("INBOX"), dest = f.mailboxId("Dest");
+  f.append("Dest", "already\r\n", 0, {"other"});
+
+  auto c = f.store->copy("alice", in, {2, 1, 42}, "Dest", false);
+  REQUIRE(c.ok());
+  CHECK(c->uidvalidity == f.store->getMailbox("alice", "Dest")->uidvalidity);
+  CHECK(c->source_uids == std::vector<uint32_t>{1, 2});
+  CHECK(c->dest_uids == std::vector<uint32_t>{2, 3});
+  auto d = f.store->selectMailbox("alice", "Dest");
+  CHECK(d->mailbox.keywords == std::vector<std::string>{"other", "$Label1"});
+  CHECK(d->messages[1].flags == (flag::kSeen | (2u << flag::kKeywordBase)));  // remapped bit
+  CHECK(d->mailbox.messages == 3);
+  CHECK(d->mailbox.unseen == 2);
+
+  // Expunging the source leaves the copies readable (refcounted body).
+  REQUIRE(f.store->expunge("alice", in, {1, 2}, false).ok());
+  CHECK(f.body(dest, 2).value() == "first\r\n");
+  CHECK(f.body(dest, 3).value() == "second\r\n");
+
+  auto m = f.store->copy("alice", in, {3}, "Dest", true);
+  REQUIRE(m.ok());
+  CHECK(m->dest_uids == std::vector<uint32_t>{4});
+  CHECK(f.store->getMailbox("alice", "INBOX")->messages == 0);
+  CHECK(f.body(in, 3).error().code == ErrorCode::kExpunged);
+  CHECK(f.body(dest, 4).value() == "third\r\n");
+
+  CHECK(f.store->copy("alice", in, {1}, "Nope", false).error().code == ErrorCode::kNotFound);
+  CHECK(f.store->copy("alice", 9999, {1}, "Dest", false).error().code == ErrorCode::kNotFound);
+
+  // Once every reference is gone, the body is gone: nothing leaks.
+  REQUIRE(f.store->expunge("alice", dest, {}, false).ok());
+  f.store->close();
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, keys::kMaxDbs);
+  REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
+  MDB_dbi bodies, refs;
+  REQUIRE(mdb_dbi_open(t, keys::kDbBodies, 0, &bodies) == 0);
+  REQUIRE(mdb_dbi_open(t, keys::kDbBodyRefs, 0, &refs) == 0);
+  MDB_stat st{};
+  mdb_stat(t, bodies, &st);
+  CHECK(st.ms_entries == 0);
+  mdb_stat(t, refs, &st);
+  CHECK(st.ms_entries == 0);
+  mdb_txn_abort(t);
+  mdb_env_close(env);
+}
+
+TEST_CASE("deliver: one transaction, per-user results") {
+  Fixture f;
+  REQUIRE(f.store->addUser("bob", "pw").ok());
+  REQUIRE(f.store->createMailbox("bob", "Lists").ok());
+  uint64_t commits = f.store->commitCount();
+  auto res = f.store->deliver({"alice", "ghost", "BOB", "bad name"}, "", "Subject: hi\r\n\r\nyo\r\n");
+  REQUIRE(res.size() == 4);
+  CHECK(res[0].ok());
+  CHECK(res[1].code == ErrorCode::kNotFound);
+  CHECK(res[2].ok());
+  CHECK(res[3].code == ErrorCode::kNotFound);
+  CHECK(f.store->commitCount() == commits + 1);
+  CHECK(f.store->getMailbox("alice", "INBOX")->messages == 1);
+  CHECK(f.store->getMailbox("bob", "INBOX")->messages == 1);
+  CHECK(f.body(f.mailboxId("INBOX"), 1).value() == "Subject: hi\r\n\r\nyo\r\n");
+
+  // Named folder, with fallback to INBOX where it does not exist.
+  res = f.store->deliver({"alice", "bob"}, "Lists", "x\r\n");
+  CHECK(res[0].ok());
+  CHECK(res[1].ok());
+  CHECK(f.store->getMailbox("alice", "INBOX")->messages == 2);
+  CHECK(f.store->getMailbox("bob", "Lists")->messages == 1);
+
+  // The shared body survives one recipient's expunge.
+  REQUIRE(f.store->expunge("alice", f.mailboxId("INBOX"), {1}, false).ok());
+  std::string got;
+  f.store->fetchBodies("bob", f.mailboxId("INBOX", "bob"), {1}, [&](uint32_t, Result<std::string> b) {
+    got = b.ok() ? *b : "";
+    return true;
+  });
+  CHECK(got == "Subject: hi\r\n\r\nyo\r\n");
+}
+
+TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
+  Fixture f;
+  f.append("INBOX", "good one\r\n");
+  f.append("INBOX", "CORRUPT-ME please\r\n");
+  f.append("INBOX", "good two\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  f.store->close();
+  {
+    // Flip one byte of the stored body behind the engine's back.
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, keys::kMaxDbs);
+    REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
+    MDB_txn* t = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
+    MDB_dbi bodies;
+    REQUIRE(mdb_dbi_open(t, keys::kDbBodies, 0, &bodies) == 0);
+    MDB_cursor* c = nullptr;
+    REQUIRE(mdb_cursor_open(t, bodies, &c) == 0);
+    MDB_val k, v;
+    int hits = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      std::string val(static_cast<char*>(v.mv_data), v.mv_size);
+      if (val.find("CORRUPT-ME") == std::string::npos) continue;
+      val[val.size() - 3] ^= 0x20;
+      MDB_val nv{val.size(), val.data()};
+      REQUIRE(mdb_cursor_put(c, &k, &nv, MDB_CURRENT) == 0);
+      hits++;
+    }
+    mdb_cursor_close(c);
+    REQUIRE(hits == 1);
+    REQUIRE(mdb_txn_commit(t) == 0);
+    mdb_env_close(env);
+  }
+  f.store = openEngine(f.dir.path);
+  std::vector<std::pair<uint32_t, Error>> seen;
+  std::vector<std::string> bodies;
+  auto e = f.store->fetchBodies("alice", id, {1, 2, 3, 4}, [&](uint32_t uid, Result<std::string> b) {
+    seen.emplace_back(uid, b.error());
+    bodies.push_back(b.ok() ? *b : "");
+    return true;
+  });
+  REQUIRE(e.ok());
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[0].second.ok());
+  CHECK(bodies[0] == "good one\r\n");
+  CHECK(seen[1].second.code == ErrorCode::kCorrupt);
+  CHECK(seen[2].second.ok());
+  CHECK(bodies[2] == "good two\r\n");
+  CHECK(seen[3].second.code == ErrorCode::kExpunged);
+
+  // on_body returning false stops the stream.
+  int calls = 0;
+  f.store->fetchBodies("alice", id, {1, 3}, [&](uint32_t, Result<std::string>) { return ++calls < 1; });
+  CHECK(calls == 1);
+  CHECK(f.store->fetchBodies("alice", 12345, {1}, [](uint32_t, Result<std::string>) { return true; }).code ==
+        ErrorCode::kNotFound);
+}

@@ -1,0 +1,153 @@
+// The gRPC service served in-process on a unix socket in a temp dir.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <thread>
+
+#include "store_service.h"
+#include "test_util.h"
+
+using namespace postern;
+using namespace postern::stored;
+using namespace postern::stored::test;
+namespace v1 = postern::store::v1;
+
+namespace {
+
+struct Served {
+  TempDir dir;
+  std::unique_ptr<StoreEngine> engine = openEngine(dir.path);
+  StoreService service{engine.get()};
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<v1::Store::Stub> stub;
+
+  Served() {
+    std::string target = "unix:" + dir.path + "/stored.sock";
+    grpc::ServerBuilder b;
+    b.AddListeningPort(target, grpc::InsecureServerCredentials());
+    b.RegisterService(&service);
+    server = b.BuildAndStart();
+    REQUIRE(server != nullptr);
+    stub = v1::Store::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  }
+  ~Served() { stop(); }
+  void stop() {
+    if (!server) return;
+    service.shutdown();
+    engine->changes().close();
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server->Wait();
+    server.reset();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("service: users, append, chunked fetch with per-uid errors") {
+  Served s;
+  grpc::ClientContext c1;
+  v1::AddUserRequest add;
+  add.set_user("Alice");
+  add.set_password("pw");
+  v1::SimpleResponse sr;
+  REQUIRE(s.stub->AddUser(&c1, add, &sr).ok());
+  CHECK(sr.error().code() == v1::OK);
+
+  grpc::ClientContext c2;
+  v1::AuthenticateRequest auth;
+  auth.set_user("ALICE");
+  auth.set_password("nope");
+  v1::AuthenticateResponse ar;
+  REQUIRE(s.stub->Authenticate(&c2, auth, &ar).ok());
+  CHECK(ar.error().code() == v1::AUTH_FAILED);
+
+  std::string big(150000, 'x');
+  for (size_t i = 0; i < big.size(); i += 100) big[i] = char('a' + (i / 100) % 26);
+  grpc::ClientContext c3;
+  v1::AppendRequest ap;
+  ap.set_user("alice");
+  ap.set_mailbox("INBOX");
+  ap.set_body(big);
+  ap.add_keywords("$Work");
+  v1::AppendResponse apr;
+  REQUIRE(s.stub->Append(&c3, ap, &apr).ok());
+  REQUIRE(apr.error().code() == v1::OK);
+  CHECK(apr.uid() == 1);
+
+  grpc::ClientContext c4;
+  v1::MailboxRequest mr;
+  mr.set_user("alice");
+  mr.set_name("inbox");
+  v1::SelectMailboxResponse sel;
+  REQUIRE(s.stub->SelectMailbox(&c4, mr, &sel).ok());
+  CHECK(sel.mailbox().name() == "INBOX");
+  REQUIRE(sel.messages().uid_size() == 1);
+  CHECK(sel.messages().size(0) == big.size());
+  CHECK(sel.messages().flags(0) == (1u << flag::kKeywordBase));
+  CHECK(sel.mailbox().keywords(0) == "$Work");
+
+  grpc::ClientContext c5;
+  v1::FetchBodiesRequest fr;
+  fr.set_user("alice");
+  fr.set_mailbox_id(sel.mailbox().id());
+  fr.add_uids(1);
+  fr.add_uids(7);
+  auto reader = s.stub->FetchBodies(&c5, fr);
+  v1::BodyChunk ch;
+  std::string got;
+  int chunks = 0;
+  std::vector<uint32_t> errors;
+  while (reader->Read(&ch)) {
+    if (ch.error().code() != v1::OK) {
+      errors.push_back(ch.uid());
+      CHECK(ch.error().code() == v1::EXPUNGED);
+      continue;
+    }
+    CHECK(ch.offset() == got.size());
+    CHECK(ch.total_size() == big.size());
+    got += ch.data();
+    chunks++;
+    CHECK(ch.last() == (got.size() == big.size()));
+  }
+  CHECK(reader->Finish().ok());
+  CHECK(chunks == 3);  // 64 KiB default chunks
+  CHECK(got == big);
+  CHECK(errors == std::vector<uint32_t>{7});
+
+  grpc::ClientContext c6;
+  v1::DeliverRequest dr;
+  dr.add_users("alice");
+  dr.add_users("ghost");
+  dr.set_body("hi\r\n");
+  v1::DeliverResponse dres;
+  REQUIRE(s.stub->Deliver(&c6, dr, &dres).ok());
+  REQUIRE(dres.results_size() == 2);
+  CHECK(dres.results(0).code() == v1::OK);
+  CHECK(dres.results(1).code() == v1::NOT_FOUND);
+}
+
+TEST_CASE("service: Watch streams committed changes and ends on shutdown") {
+  Served s;
+  REQUIRE(s.engine->addUser("alice", "pw").ok());
+  grpc::ClientContext wc;
+  auto watch = s.stub->Watch(&wc, v1::WatchRequest{});
+  v1::ChangeBatch b;
+  REQUIRE(watch->Read(&b));  // the empty "live" batch
+  CHECK(b.changes_size() == 0);
+  AppendArgs a;
+  a.user = "alice";
+  a.mailbox = "INBOX";
+  a.body = "hello\r\n";
+  REQUIRE(s.engine->append(a).ok());
+  REQUIRE(watch->Read(&b));
+  REQUIRE(b.changes_size() == 1);
+  CHECK(b.changes(0).kind() == v1::NEW_MESSAGE);
+  CHECK(b.changes(0).user() == "alice");
+  CHECK(b.changes(0).uid() == 1);
+  CHECK(b.changes(0).size() == 7);
+  auto t0 = std::chrono::steady_clock::now();
+  s.stop();  // must not hang on the open stream
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  CHECK_FALSE(watch->Read(&b));
+  watch->Finish();
+}
