@@ -39,7 +39,7 @@ std::string Supervisor::findBinary(const std::string& kind) {
   dir = dir.substr(0, dir.rfind('/'));
   std::string bin = "postern-" + kind;
   for (const std::string& cand : {dir + "/../" + kind + "/" + bin, dir + "/" + bin,
-                                  std::string("/usr/lib/postern/") + bin}) {
+                                  dir + "/../lib/postern/" + bin, std::string("/usr/lib/postern/") + bin}) {
     if (access(cand.c_str(), X_OK) == 0) return cand;
   }
   return dir + "/" + bin;
