@@ -197,6 +197,45 @@ const std::vector<KeyDef>& keyTable() {
        uintKey(10, 600000, [](Config& c, uint64_t v) { c.restart_backoff_max_ms = static_cast<uint32_t>(v); })},
       {"restart.healthy_seconds", "60", "1-86400", "Uptime after which the backoff resets.",
        uintKey(1, 86400, [](Config& c, uint64_t v) { c.restart_healthy_s = static_cast<uint32_t>(v); })},
+      {"limits.max_connections", "2000", "1-25000",
+       "Connections the server accepts in all, logged in or not (all protocols).",
+       uintKey(1, 25000, [](Config& c, uint64_t v) { c.limits.max_connections = static_cast<uint32_t>(v); })},
+      {"limits.max_connections_per_ip", "20", "1-1000",
+       "Connections from one client address (trusted_networks are exempt).",
+       uintKey(1, 1000, [](Config& c, uint64_t v) { c.limits.max_connections_per_ip = static_cast<uint32_t>(v); })},
+      {"limits.max_connections_per_user", "10", "1-1000", "Logged-in sessions of one user.",
+       uintKey(1, 1000, [](Config& c, uint64_t v) { c.limits.max_connections_per_user = static_cast<uint32_t>(v); })},
+      {"imap.max_connections", "0", "0-25000", "IMAP connections; 0 = the server-wide limit.",
+       uintKey(0, 25000, [](Config& c, uint64_t v) { c.imap_limits.max_connections = static_cast<uint32_t>(v); })},
+      {"imap.max_connections_per_ip", "0", "0-1000", "IMAP connections per client address; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.imap_limits.max_connections_per_ip = static_cast<uint32_t>(v); })},
+      {"imap.max_connections_per_user", "0", "0-1000", "IMAP sessions per user; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.imap_limits.max_connections_per_user = static_cast<uint32_t>(v); })},
+      {"pop3.max_connections", "0", "0-25000", "POP3 connections; 0 = the server-wide limit.",
+       uintKey(0, 25000, [](Config& c, uint64_t v) { c.pop3_limits.max_connections = static_cast<uint32_t>(v); })},
+      {"pop3.max_connections_per_ip", "0", "0-1000", "POP3 connections per client address; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.pop3_limits.max_connections_per_ip = static_cast<uint32_t>(v); })},
+      {"pop3.max_connections_per_user", "0", "0-1000", "POP3 sessions per user; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.pop3_limits.max_connections_per_user = static_cast<uint32_t>(v); })},
+      {"lmtp.max_connections", "0", "0-25000", "LMTP connections; 0 = the server-wide limit.",
+       uintKey(0, 25000, [](Config& c, uint64_t v) { c.lmtp_limits.max_connections = static_cast<uint32_t>(v); })},
+      {"lmtp.max_connections_per_ip", "0", "0-1000", "LMTP connections per client address; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.lmtp_limits.max_connections_per_ip = static_cast<uint32_t>(v); })},
+      {"lmtp.max_connections_per_user", "0", "0-1000", "LMTP sessions per user; 0 = the server-wide limit.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.lmtp_limits.max_connections_per_user = static_cast<uint32_t>(v); })},
+      {"trusted_networks", "127.0.0.1/32 ::1/128", "list of CIDR",
+       "Client networks exempt from the per-IP limit (webmail hosts, proxies, office NAT).",
+       strKey([](Config& c, const std::string& v) { c.trusted_networks = splitList(v); })},
+      {"access.allow", "(empty: everyone)", "list of CIDR",
+       "If set, only these client networks may connect (deny wins).",
+       strKey([](Config& c, const std::string& v) { c.access_allow = splitList(v); })},
+      {"access.deny", "(empty)", "list of CIDR", "Client networks refused before any authentication.",
+       strKey([](Config& c, const std::string& v) { c.access_deny = splitList(v); })},
+      {"licence.file", "<data_dir>/licence", "path", "The installed licence file.",
+       strKey([](Config& c, const std::string& v) { c.licence_file = v; })},
+      {"licence.public_keys", "(built-in vendor key)", "list of paths or base64 keys",
+       "Ed25519 public keys trusted to sign licences.",
+       strKey([](Config& c, const std::string& v) { c.licence_public_keys = splitList(v); })},
   };
   return table;
 }
@@ -206,6 +245,18 @@ const std::vector<KeyDef>& keyTable() {
 std::string ListenAddr::str() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+Config::Limits Config::limitsFor(const std::string& protocol) const {
+  const Limits* o = protocol == "imap" ? &imap_limits : protocol == "pop3" ? &pop3_limits
+                  : protocol == "lmtp" ? &lmtp_limits : nullptr;
+  Limits l = limits;
+  if (o) {
+    if (o->max_connections) l.max_connections = o->max_connections;
+    if (o->max_connections_per_ip) l.max_connections_per_ip = o->max_connections_per_ip;
+    if (o->max_connections_per_user) l.max_connections_per_user = o->max_connections_per_user;
+  }
+  return l;
 }
 
 std::string Config::runDir() const { return run_dir.empty() ? data_dir + "/run" : run_dir; }

@@ -53,6 +53,23 @@ struct Config {
   uint32_t restart_backoff_max_ms = 30000;
   uint32_t restart_healthy_s = 60;
 
+  // Governance (held in the master). 0 in a per-protocol override = inherit.
+  struct Limits {
+    uint32_t max_connections = 0;
+    uint32_t max_connections_per_ip = 0;
+    uint32_t max_connections_per_user = 0;
+  };
+  Limits limits{2000, 20, 10};
+  Limits imap_limits, pop3_limits, lmtp_limits;
+  std::vector<std::string> trusted_networks{"127.0.0.1/32", "::1/128"};
+  std::string licence_file;                  // empty = <data_dir>/licence
+  std::vector<std::string> licence_public_keys;  // PEM files or base64 raw keys
+  std::vector<std::string> access_allow;     // CIDRs; empty = everyone not denied
+  std::vector<std::string> access_deny;
+
+  // The limits for one protocol ("imap", "pop3", "lmtp"), overrides applied.
+  Limits limitsFor(const std::string& protocol) const;
+
   // Derived paths (absolute when data_dir is).
   std::string runDir() const;
   std::string adminSocket() const;
