@@ -13,14 +13,17 @@ size_t get(const M& m, const K& k) {
   auto it = m.find(k);
   return it == m.end() ? 0 : it->second;
 }
+std::string key(const std::string& a, const std::string& b) { return a + '\n' + b; }
 }  // namespace
 
 void ConnTable::add(ConnInfo c) {
   ++per_peer_[c.peer];
+  ++per_peer_proto_[key(c.peer, c.protocol)];
   ++per_worker_[c.worker];
   ++per_protocol_[c.protocol];
   if (!c.user.empty()) {
     ++per_user_[c.user];
+    ++per_user_proto_[key(c.user, c.protocol)];
     ++authenticated_;
   }
   conns_[c.id] = std::move(c);
@@ -28,10 +31,12 @@ void ConnTable::add(ConnInfo c) {
 
 void ConnTable::dropCounts(const ConnInfo& c) {
   dec(per_peer_, c.peer);
+  dec(per_peer_proto_, key(c.peer, c.protocol));
   dec(per_worker_, c.worker);
   dec(per_protocol_, c.protocol);
   if (!c.user.empty()) {
     dec(per_user_, c.user);
+    dec(per_user_proto_, key(c.user, c.protocol));
     --authenticated_;
   }
 }
@@ -63,10 +68,12 @@ void ConnTable::setUser(uint64_t id, const std::string& user) {
   if (it == conns_.end() || user.empty()) return;
   if (!it->second.user.empty()) {
     dec(per_user_, it->second.user);
+    dec(per_user_proto_, key(it->second.user, it->second.protocol));
     --authenticated_;
   }
   it->second.user = user;
   ++per_user_[user];
+  ++per_user_proto_[key(user, it->second.protocol)];
   ++authenticated_;
 }
 
@@ -77,6 +84,12 @@ const ConnInfo* ConnTable::find(uint64_t id) const {
 
 size_t ConnTable::byPeer(const std::string& peer) const { return get(per_peer_, peer); }
 size_t ConnTable::byUser(const std::string& user) const { return get(per_user_, user); }
+size_t ConnTable::byPeer(const std::string& peer, const std::string& protocol) const {
+  return get(per_peer_proto_, key(peer, protocol));
+}
+size_t ConnTable::byUser(const std::string& user, const std::string& protocol) const {
+  return get(per_user_proto_, key(user, protocol));
+}
 size_t ConnTable::byWorker(int worker) const { return get(per_worker_, worker); }
 size_t ConnTable::byProtocol(const std::string& p) const { return get(per_protocol_, p); }
 

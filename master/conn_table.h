@@ -34,6 +34,9 @@ class ConnTable {
   size_t authenticated() const { return authenticated_; }
   size_t byPeer(const std::string& peer) const;
   size_t byUser(const std::string& user) const;
+  // Counts within one protocol ("imap", "pop3", "lmtp").
+  size_t byPeer(const std::string& peer, const std::string& protocol) const;
+  size_t byUser(const std::string& user, const std::string& protocol) const;
   size_t byWorker(int worker) const;
   size_t byProtocol(const std::string& protocol) const;
   std::vector<ConnInfo> all() const;
@@ -44,6 +47,8 @@ class ConnTable {
   std::unordered_map<uint64_t, ConnInfo> conns_;
   std::unordered_map<std::string, size_t> per_peer_;
   std::unordered_map<std::string, size_t> per_user_;
+  std::unordered_map<std::string, size_t> per_peer_proto_;  // peer + '\n' + protocol
+  std::unordered_map<std::string, size_t> per_user_proto_;
   std::unordered_map<int, size_t> per_worker_;
   std::map<std::string, size_t> per_protocol_;
   size_t authenticated_ = 0;
