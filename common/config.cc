@@ -323,6 +323,17 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
   return cfg;
 }
 
+Error applyConfigValue(Config& cfg, const std::string& key, const std::string& value,
+                       const std::string& where) {
+  for (const auto& d : keyTable()) {
+    if (key != d.key) continue;
+    std::string err = d.set(cfg, trim(value));
+    if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
+    return Error::none();
+  }
+  return Error{ErrorCode::kNotFound, where + "unknown key '" + key + "'"};
+}
+
 Result<Config> loadConfig(const std::string& path) {
   if (path.empty()) return Config{};
   std::ifstream in(path, std::ios::binary);

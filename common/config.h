@@ -82,6 +82,11 @@ Result<Config> loadConfig(const std::string& path);
 // Parses config text (for tests); `name` is used in error messages.
 Result<Config> parseConfig(const std::string& text, const std::string& name);
 
+// Sets one key on `cfg` with the same validation as the file parser
+// (used for live `posternctl limits set`). `where` prefixes the error.
+Error applyConfigValue(Config& cfg, const std::string& key, const std::string& value,
+                       const std::string& where = "");
+
 // Markdown table of every key, default, range and meaning.
 std::string configReference();
 

@@ -1,5 +1,6 @@
 #include "ipc.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,17 @@ bool send(int sock, const IpcMsg& msg, int fd) {
     if (n == static_cast<ssize_t>(sizeof msg)) return true;
     if (n < 0 && errno == EINTR) continue;
     return false;
+  }
+}
+
+bool sendWait(int sock, const IpcMsg& msg, int fd, int timeout_ms) {
+  for (int waited = 0;;) {
+    if (send(sock, msg, fd)) return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return false;
+    if (waited >= timeout_ms) return false;
+    pollfd p{sock, POLLOUT, 0};
+    poll(&p, 1, 50);
+    waited += 50;
   }
 }
 

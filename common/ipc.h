@@ -8,9 +8,15 @@
 //                      kReload      re-read the config file
 //                      kShutdown    say BYE/-ERR/421 to every client, close, exit;
 //                                   value = grace in ms
+//                      kKick        conn: close this session with a goodbye,
+//                                   text = reason
+//                      kWhoRequest  value = request id: report every session
 //   worker -> master   kReady       worker is serving
 //                      kLoginRequest conn, text = user: may this session log in?
 //                      kConnClosed  conn: the session has ended
+//                      kSessionInfo conn, value = request id, text = the
+//                                   worker's view: "state\tidle_s\tin\tout"
+//                      kWhoDone     value = request id: report complete
 //
 // The master counts a connection from kNewConn until kConnClosed or the
 // worker's death, and a login from a kLoginReply(ok) until then.
@@ -25,9 +31,13 @@ enum class MsgType : uint32_t {
   kLoginReply = 2,
   kReload = 3,
   kShutdown = 4,
+  kKick = 5,
+  kWhoRequest = 6,
   kReady = 100,
   kLoginRequest = 101,
   kConnClosed = 102,
+  kSessionInfo = 103,
+  kWhoDone = 104,
 };
 
 struct IpcMsg {
@@ -44,6 +54,10 @@ IpcMsg makeMsg(MsgType type, uint64_t conn = 0, uint32_t value = 0,
 // Sends one message, with `fd` attached when fd >= 0. Returns false on
 // failure (errno set). Non-blocking sockets may fail with EAGAIN.
 bool send(int sock, const IpcMsg& msg, int fd = -1);
+
+// Like send(), but on a full socket waits (poll) up to `timeout_ms` for
+// room, so a burst (posternctl who, many closes at once) is not lost.
+bool sendWait(int sock, const IpcMsg& msg, int fd = -1, int timeout_ms = 2000);
 
 // Receives one message. Returns 1 on success, 0 on EOF, -1 on error/EAGAIN.
 // *fd receives an attached descriptor (or -1).

@@ -28,7 +28,7 @@ void WorkerRuntime::requestLogin(uint64_t conn, const std::string& user,
     return;
   }
   login_waiters_[conn] = std::move(cb);
-  if (!ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kLoginRequest, conn, 0, "", user))) {
+  if (!ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kLoginRequest, conn, 0, "", user))) {
     auto it = login_waiters_.find(conn);
     auto f = std::move(it->second);
     login_waiters_.erase(it);
@@ -38,7 +38,7 @@ void WorkerRuntime::requestLogin(uint64_t conn, const std::string& user,
 
 void WorkerRuntime::connectionClosed(uint64_t conn) {
   login_waiters_.erase(conn);
-  if (ipc_fd_ >= 0) ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, conn));
+  if (ipc_fd_ >= 0) ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, conn));
   if (shutting_down_ && hooks_.active_connections && hooks_.active_connections() == 0) {
     loop_.post([this] { loop_.stop(); });
   }
@@ -75,7 +75,7 @@ void WorkerRuntime::onIpc() {
         if (fd < 0) break;
         if (shutting_down_ || !hooks_.on_connection) {
           close(fd);
-          ipc::send(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, m.conn));
+          ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, m.conn));
           break;
         }
         hooks_.on_connection(fd, m.conn, m.peer, static_cast<uint16_t>(m.value));
@@ -104,6 +104,20 @@ void WorkerRuntime::onIpc() {
       case ipc::MsgType::kShutdown:
         beginShutdown(m.value);
         break;
+      case ipc::MsgType::kKick:
+        if (hooks_.on_kick) hooks_.on_kick(m.conn, m.text);
+        break;
+      case ipc::MsgType::kWhoRequest: {
+        if (hooks_.sessions) {
+          for (const auto& r : hooks_.sessions()) {
+            std::string text = r.state + "\t" + std::to_string(r.idle_seconds) + "\t" + std::to_string(r.bytes_in) +
+                               "\t" + std::to_string(r.bytes_out);
+            ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kSessionInfo, r.conn, m.value, "", text));
+          }
+        }
+        ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kWhoDone, 0, m.value));
+        break;
+      }
       default:
         if (fd >= 0) close(fd);
         log::warn("unexpected ipc message", {{"type", std::to_string(static_cast<uint32_t>(m.type))}});

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
+#include <utility>
 
 #include "config.h"
 #include "event_loop.h"
@@ -16,6 +18,15 @@
 namespace postern {
 
 class WorkerRuntime;
+
+// One session as its worker sees it (posternctl who).
+struct SessionReport {
+  uint64_t conn = 0;
+  std::string state;     // "not-authenticated", "authenticated", "selected INBOX", ...
+  int64_t idle_seconds = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+};
 
 struct WorkerHooks {
   // A new client socket (non-blocking, owned by the hook from now on).
@@ -27,10 +38,19 @@ struct WorkerHooks {
   std::function<void()> on_reload;
   // Number of live sessions (for shutdown).
   std::function<size_t()> active_connections;
+  // Close session `conn` with a protocol-correct goodbye (posternctl kick).
+  std::function<void(uint64_t conn, const std::string& reason)> on_kick;
+  // Every live session (posternctl who).
+  std::function<std::vector<SessionReport>()> sessions;
 };
 
 class WorkerRuntime {
  public:
+  // main() uses the defaults; tests pass a config. Without main() there is
+  // no master channel (requestLogin admits everyone) and no store until
+  // setStore().
+  explicit WorkerRuntime(Config cfg = {}) : config_(std::move(cfg)) {}
+
   // Entry point: returns the process exit code. `setup` is called once the
   // runtime is ready and returns the hooks.
   static int main(int argc, char** argv, const std::string& kind,

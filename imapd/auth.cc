@@ -31,7 +31,9 @@ void authenticateAndLogin(std::shared_ptr<CommandContext> ctx, const std::string
       Session& s = ctx->session();
       if (!ok) {
         log::info("login refused", {{"session", s.id()}, {"user", canonical}, {"ip", s.peer()}, {"reason", reason}});
-        return ctx->no("[LIMIT] " + (reason.empty() ? std::string("Login refused") : reason));
+        // The master prefixes per-user refusals with "in-use: " (POP3 maps it to [IN-USE]).
+        std::string why = reason.rfind("in-use: ", 0) == 0 ? reason.substr(8) : reason;
+        return ctx->no("[LIMIT] " + (why.empty() ? std::string("Login refused") : why));
       }
       s.setUser(canonical);
       s.setState(State::kAuthenticated);

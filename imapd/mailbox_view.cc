@@ -137,8 +137,19 @@ std::string MailboxView::expungeNow(const std::vector<uint32_t>& uids) {
 bool MailboxView::resync(const SelectedMailbox& fresh) {
   if (fresh.mailbox.uidvalidity != info_.uidvalidity) return false;
   pending_.clear();
-  size_t j = 0;
   const auto& now = fresh.messages;
+  // New messages first: EXISTS then covers them before any EXPUNGE.
+  uint32_t last = msgs_.empty() ? 0 : msgs_.back().uid;
+  for (const auto& m : now) {
+    if (m.uid <= last) continue;
+    Change c;
+    c.kind = Change::kNew;
+    c.mailbox_id = info_.id;
+    c.meta = m;
+    pending_.push_back(c);
+    if (m.uid > max_known_uid_) max_known_uid_ = m.uid;
+  }
+  size_t j = 0;
   for (const auto& m : msgs_) {
     while (j < now.size() && now[j].uid < m.uid) ++j;
     Change c;
@@ -155,16 +166,6 @@ bool MailboxView::resync(const SelectedMailbox& fresh) {
       c.meta = m;
       pending_.push_back(c);
     }
-  }
-  uint32_t last = msgs_.empty() ? 0 : msgs_.back().uid;
-  for (const auto& m : now) {
-    if (m.uid <= last) continue;
-    Change c;
-    c.kind = Change::kNew;
-    c.mailbox_id = info_.id;
-    c.meta = m;
-    pending_.push_back(c);
-    if (m.uid > max_known_uid_) max_known_uid_ = m.uid;
   }
   if (fresh.mailbox.keywords.size() > info_.keywords.size()) {
     info_.keywords = fresh.mailbox.keywords;

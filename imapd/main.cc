@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     };
     h.on_shutdown = [](uint32_t) { server->shutdown(); };
     h.active_connections = [] { return server->sessions(); };
+    h.on_kick = [](uint64_t conn, const std::string& reason) { server->kick(conn, reason); };
+    h.sessions = [] { return server->report(); };
     return h;
   });
 }

@@ -7,9 +7,11 @@
 namespace postern::imapd {
 
 std::string_view headerOf(std::string_view msg) {
+  // The header ends at the first empty line. A message that starts with
+  // one has no header at all, whatever blank lines its body contains.
+  if (msg.rfind("\r\n", 0) == 0) return msg.substr(0, 2);
   size_t p = msg.find("\r\n\r\n");
   if (p != std::string_view::npos) return msg.substr(0, p + 4);
-  if (msg.rfind("\r\n", 0) == 0) return msg.substr(0, 2);  // no header at all
   return msg;
 }
 

@@ -53,6 +53,38 @@ void Server::onResync() {
     if (s->selected()) s->needResync();
 }
 
+void Server::kick(uint64_t conn, const std::string& reason) {
+  for (auto& [p, s] : sessions_) {
+    if (s->conn() != conn) continue;
+    log::info("kicked", {{"session", s->id()}, {"user", s->user()}, {"ip", s->peer()}});
+    auto keep = s;
+    keep->bye("[UNAVAILABLE] " + reason);
+    return;
+  }
+}
+
+std::vector<SessionReport> Server::report() const {
+  std::vector<SessionReport> out;
+  auto now = EventLoop::now();
+  for (const auto& [p, s] : sessions_) {
+    SessionReport r;
+    r.conn = s->conn();
+    switch (s->state()) {
+      case State::kNotAuthenticated: r.state = "not-authenticated"; break;
+      case State::kAuthenticated: r.state = s->idling() ? "authenticated (IDLE)" : "authenticated"; break;
+      case State::kSelected:
+        r.state = std::string("selected ") + (s->selected() ? s->selected()->name() : "") + (s->idling() ? " (IDLE)" : "");
+        break;
+      case State::kLogout: r.state = "logout"; break;
+    }
+    r.idle_seconds = std::chrono::duration_cast<std::chrono::seconds>(now - s->lastInput()).count();
+    r.bytes_in = s->bytesIn();
+    r.bytes_out = s->bytesOut();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void Server::shutdown() {
   std::vector<std::shared_ptr<Session>> all;
   for (auto& [p, s] : sessions_) all.push_back(s);

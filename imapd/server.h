@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "session.h"
+#include "worker.h"
 
 namespace postern {
 class WorkerRuntime;
@@ -21,6 +22,9 @@ class Server {
 
   void accept(int fd, uint64_t conn, const std::string& peer);
   void shutdown();
+  // posternctl kick: say BYE to the session of master connection `conn`.
+  void kick(uint64_t conn, const std::string& reason);
+  std::vector<SessionReport> report() const;
   size_t sessions() const { return sessions_.size(); }
 
   // Session bookkeeping (called by Session).

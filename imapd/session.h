@@ -73,6 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void select(std::unique_ptr<MailboxView> v);
   void unselect();
 
+  std::chrono::steady_clock::time_point lastInput() const { return last_input_; }
   uint64_t bytesIn() const { return bytes_in_; }
   uint64_t bytesOut() const { return bytes_out_; }
 

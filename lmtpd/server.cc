@@ -13,6 +13,19 @@ void Server::onConnection(int fd, uint64_t conn, const std::string& peer) {
   session->start();
 }
 
+void Server::kick(uint64_t conn, const std::string& reason) {
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return;
+  auto keep = it->second;
+  keep->shutdown(reason);
+}
+
+std::vector<SessionReport> Server::report() const {
+  std::vector<SessionReport> out;
+  for (const auto& [conn, s] : sessions_) out.push_back(s->report());
+  return out;
+}
+
 void Server::shutdown() {
   std::vector<std::shared_ptr<Session>> all;
   all.reserve(sessions_.size());

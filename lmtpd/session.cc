@@ -46,15 +46,25 @@ void Session::start() {
   flush();
 }
 
-void Session::shutdown() {
+void Session::shutdown(const std::string& reason) {
   if (closed_ || closing_) return;
   if (delivering_) {
     // The replies to DATA go out first, so the client knows what is durable.
     shutdown_requested_ = true;
     return;
   }
-  send("421 4.3.2 Service shutting down");
+  send("421 4.3.2 " + reason);
   closeAfterFlush();
+}
+
+SessionReport Session::report() const {
+  SessionReport r;
+  r.conn = conn_;
+  r.state = delivering_ ? "delivering" : "connected";
+  r.idle_seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - last_activity_).count();
+  r.bytes_in = bytes_in_;
+  r.bytes_out = bytes_out_;
+  return r;
 }
 
 void Session::onEvents(uint32_t events) {

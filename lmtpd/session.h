@@ -17,6 +17,7 @@
 #include "lmtpd/proto/command.h"
 #include "lmtpd/proto/data_reader.h"
 #include "lmtpd/proto/line_reader.h"
+#include "worker.h"
 #include "lmtpd/session_host.h"
 
 namespace postern::lmtpd {
@@ -38,7 +39,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void start();
   // Says "421 4.3.2 Service shutting down" and closes; a delivery in
   // flight is answered first.
-  void shutdown();
+  void shutdown(const std::string& reason = "Service shutting down");
+  // posternctl who: this session as the worker sees it.
+  SessionReport report() const;
 
  private:
   struct Rcpt {

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <future>
 #include <ctime>
 #include <grpcpp/grpcpp.h>
 
@@ -101,6 +103,151 @@ class AdminServiceImpl final : public apb::Admin::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status LimitsShow(grpc::ServerContext*, const apb::Empty*, apb::LimitsResponse* res) override {
+    fillLimits(res, "");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LimitsSet(grpc::ServerContext*, const apb::LimitsSetRequest* req, apb::LimitsResponse* res) override {
+    std::vector<std::pair<std::string, std::string>> kv;
+    for (const auto& a : req->assignments()) {
+      size_t eq = a.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        res->mutable_result()->set_message("expected KEY=VALUE, got '" + a + "'");
+        return grpc::Status::OK;
+      }
+      kv.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+    }
+    if (kv.empty()) {
+      res->mutable_result()->set_message("nothing to set");
+      return grpc::Status::OK;
+    }
+    std::string err = "master is shutting down";
+    master_.runOnLoop([&] { err = master_.setLimits(kv); });
+    fillLimits(res, err);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LimitsReset(grpc::ServerContext*, const apb::LimitsResetRequest* req, apb::LimitsResponse* res) override {
+    std::vector<std::string> keys(req->keys().begin(), req->keys().end());
+    std::string err = "master is shutting down";
+    master_.runOnLoop([&] { err = master_.resetLimits(keys); });
+    fillLimits(res, err);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LicenceShow(grpc::ServerContext*, const apb::Empty*, apb::LicenceResponse* res) override {
+    fillLicence(res, "");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LicenceInstall(grpc::ServerContext*, const apb::LicenceInstallRequest* req,
+                              apb::LicenceResponse* res) override {
+    std::string err = "master is shutting down";
+    master_.runOnLoop([&] { err = master_.installLicence(req->text()); });
+    fillLicence(res, err);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AccessList(grpc::ServerContext*, const apb::Empty*, apb::AccessListResponse* res) override {
+    fillAccess(res, "");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AccessAdd(grpc::ServerContext*, const apb::AccessChangeRequest* req, apb::AccessListResponse* res) override {
+    std::string err = "master is shutting down";
+    master_.runOnLoop([&] { err = master_.changeAccess(true, req->rule()); });
+    fillAccess(res, err);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AccessRemove(grpc::ServerContext*, const apb::AccessChangeRequest* req,
+                            apb::AccessListResponse* res) override {
+    std::string err = "master is shutting down";
+    master_.runOnLoop([&] { err = master_.changeAccess(false, req->rule()); });
+    fillAccess(res, err);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Who(grpc::ServerContext*, const apb::WhoRequest* req, apb::WhoResponse* res) override {
+    std::optional<Cidr> net;
+    if (!req->ip().empty()) {
+      auto c = Cidr::parse(req->ip());
+      if (!c.ok()) {
+        res->mutable_result()->set_message(c.error().message);
+        return grpc::Status::OK;
+      }
+      net = c.value();
+    }
+    auto answered = std::make_shared<std::promise<void>>();
+    auto fut = answered->get_future();
+    uint32_t id = 0;
+    if (!master_.runOnLoop([&] { id = master_.startWho([answered] { answered->set_value(); }); })) {
+      res->mutable_result()->set_message("master did not answer");
+      return grpc::Status::OK;
+    }
+    fut.wait_for(std::chrono::seconds(3));  // a hung worker leaves its sessions without details
+    master_.runOnLoop([&] {
+      auto details = master_.takeWho(id);
+      int64_t now = time(nullptr);
+      for (const auto& c : master_.connections().all()) {
+        if (!req->user().empty() && c.user != req->user()) continue;
+        if (!req->protocol().empty() && c.protocol != req->protocol()) continue;
+        if (net) {
+          auto ip = IpAddress::parse(c.peer);
+          if (!ip.ok() || !net->contains(ip.value())) continue;
+        }
+        auto* s = res->add_sessions();
+        s->set_id(c.id);
+        s->set_user(c.user.empty() ? "-" : c.user);
+        s->set_protocol(c.protocol);
+        s->set_address(c.peer);
+        s->set_listener(c.listener);
+        const auto& ch = master_.supervisor().children();
+        if (c.worker >= 0 && static_cast<size_t>(c.worker) < ch.size()) s->set_worker_pid(ch[static_cast<size_t>(c.worker)].pid);
+        s->set_since(c.since);
+        s->set_state(c.user.empty() ? "not-authenticated" : "authenticated");
+        s->set_idle_seconds(now - c.since);
+        auto d = details.find(c.id);
+        if (d != details.end()) {
+          // "state\tidle_s\tbytes_in\tbytes_out"
+          std::vector<std::string> f;
+          size_t start = 0;
+          for (size_t i = 0; i <= d->second.size(); ++i)
+            if (i == d->second.size() || d->second[i] == '\t') {
+              f.push_back(d->second.substr(start, i - start));
+              start = i + 1;
+            }
+          if (f.size() >= 4) {
+            s->set_state(f[0]);
+            s->set_idle_seconds(std::strtoll(f[1].c_str(), nullptr, 10));
+            s->set_bytes_in(std::strtoull(f[2].c_str(), nullptr, 10));
+            s->set_bytes_out(std::strtoull(f[3].c_str(), nullptr, 10));
+          }
+        }
+      }
+    });
+    std::sort(res->mutable_sessions()->begin(), res->mutable_sessions()->end(),
+              [](const apb::SessionInfo& a, const apb::SessionInfo& b) { return a.id() < b.id(); });
+    res->mutable_result()->set_ok(true);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Kick(grpc::ServerContext*, const apb::KickRequest* req, apb::KickResponse* res) override {
+    if (req->user().empty() && req->session() == 0 && req->ip().empty()) {
+      res->mutable_result()->set_message("name a --user, --session or --ip");
+      return grpc::Status::OK;
+    }
+    std::string err;
+    size_t n = 0;
+    if (!master_.runOnLoop([&] { n = master_.kick(req->user(), req->session(), req->ip(), &err); }))
+      err = "master did not answer";
+    res->set_kicked(static_cast<uint32_t>(n));
+    res->mutable_result()->set_ok(err.empty());
+    res->mutable_result()->set_message(err.empty() ? std::to_string(n) + " session(s) disconnected" : err);
+    return grpc::Status::OK;
+  }
+
   grpc::Status Status(grpc::ServerContext*, const apb::Empty*, apb::StatusResponse* res) override {
     bool ok = master_.runOnLoop([&] {
       int64_t now = time(nullptr);
@@ -139,6 +286,78 @@ class AdminServiceImpl final : public apb::Admin::Service {
     res->mutable_result()->set_ok(ok);
     if (!ok) res->mutable_result()->set_message("master did not answer");
     return grpc::Status::OK;
+  }
+
+  void fillLimits(apb::LimitsResponse* res, const std::string& err) {
+    master_.runOnLoop([&] {
+      const Config& c = master_.admission().effective();
+      const auto& ov = master_.admission().overrides();
+      auto put = [&](const std::string& k, const std::string& v) {
+        auto* l = res->add_limits();
+        l->set_key(k);
+        l->set_value(v);
+        l->set_source(ov.count(k) ? "live" : "config");
+      };
+      put("limits.max_connections", std::to_string(c.limits.max_connections));
+      put("limits.max_connections_per_ip", std::to_string(c.limits.max_connections_per_ip));
+      put("limits.max_connections_per_user", std::to_string(c.limits.max_connections_per_user));
+      for (const auto& [p, l] : {std::pair<std::string, Config::Limits>{"imap", c.imap_limits},
+                                 {"pop3", c.pop3_limits}, {"lmtp", c.lmtp_limits}}) {
+        put(p + ".max_connections", std::to_string(l.max_connections));
+        put(p + ".max_connections_per_ip", std::to_string(l.max_connections_per_ip));
+        put(p + ".max_connections_per_user", std::to_string(l.max_connections_per_user));
+      }
+      std::string nets;
+      for (const auto& n : c.trusted_networks) nets += (nets.empty() ? "" : " ") + n;
+      put("trusted_networks", nets);
+    });
+    res->mutable_result()->set_ok(err.empty());
+    res->mutable_result()->set_message(err);
+  }
+
+  void fillLicence(apb::LicenceResponse* res, const std::string& err) {
+    master_.runOnLoop([&] {
+      const Licence& l = master_.licence();
+      const LicenceCheck& chk = master_.licenceCheck();
+      res->set_file(master_.licencePath());
+      if (l.evaluation) {
+        res->set_status(chk.status == LicenceStatus::kOk ? "evaluation" : std::string(licenceStatusName(chk.status)));
+        res->set_reason(chk.reason);
+      } else {
+        res->set_status("ok");
+      }
+      res->set_licensee(l.fields.licensee);
+      res->set_mode(std::string(licenceModeName(l.fields.mode)));
+      res->set_seats(l.fields.seats);
+      res->set_expires(l.fields.expires ? formatDay(*l.fields.expires) : "never");
+      res->set_id(l.fields.id);
+      res->set_seats_in_use(master_.seats().inUse());
+      res->set_peak_today(master_.seats().peakToday());
+      for (const auto& p : master_.seats().peaks()) {
+        auto* d = res->add_peaks();
+        d->set_day(formatDay(p.day));
+        d->set_peak(p.peak);
+      }
+    });
+    res->mutable_result()->set_ok(err.empty());
+    res->mutable_result()->set_message(err);
+  }
+
+  void fillAccess(apb::AccessListResponse* res, const std::string& err) {
+    master_.runOnLoop([&] {
+      for (const auto& r : master_.admission().configAccess().rules()) {
+        auto* x = res->add_rules();
+        x->set_rule(r.toString());
+        x->set_source("config");
+      }
+      for (const auto& r : master_.admission().liveAccess().rules()) {
+        auto* x = res->add_rules();
+        x->set_rule(r.toString());
+        x->set_source("live");
+      }
+    });
+    res->mutable_result()->set_ok(err.empty());
+    res->mutable_result()->set_message(err);
   }
 
  private:

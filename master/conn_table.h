@@ -15,6 +15,7 @@ struct ConnInfo {
   uint64_t id = 0;
   std::string protocol;  // imap, pop3, lmtp
   std::string peer;      // numeric address
+  std::string listener;  // listener name, e.g. "imap0"
   int worker = -1;       // process slot index
   std::string user;      // set once the login was admitted
   int64_t since = 0;     // unix seconds

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "admin_service.h"
+#include "state_file.h"
 #include "log.h"
 #include "net.h"
 
@@ -39,10 +40,12 @@ Master::~Master() = default;
 
 bool Master::bindListeners(std::string* err) {
   auto add = [&](const std::string& proto, const std::vector<ListenAddr>& addrs) {
+    int index = 0;
     for (const auto& a : addrs) {
       int fd = net::listenTcp(a, err);
       if (fd < 0) return false;
       Listener l;
+      l.name = proto + std::to_string(index++);
       l.protocol = proto;
       l.addr = a;
       l.addr.port = net::localPort(fd);
@@ -99,6 +102,13 @@ void Master::onAccept(size_t li) {
     }
     uint16_t port = 0;
     std::string peer = net::peerAddress(fd, &port);
+    if (auto r = admission_.admitConnection(l.protocol, l.name, peer)) {
+      ++counters_[r->counter];
+      log::warn("connection refused", {{"proto", l.protocol}, {"ip", peer}, {"listener", l.name},
+                                       {"reason", r->reason}});
+      refuse(fd, l.protocol, r->reason);
+      continue;
+    }
     ++counters_["accepted"];
     int w = pickWorker(l.protocol + "d");
     if (w < 0) {
@@ -117,6 +127,7 @@ void Master::onAccept(size_t li) {
     ConnInfo c;
     c.id = id;
     c.protocol = l.protocol;
+    c.listener = l.name;
     c.peer = peer;
     c.worker = w;
     c.since = time(nullptr);
@@ -140,22 +151,53 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
         sup_->send(slot, ipc::makeMsg(ipc::MsgType::kLoginReply, m.conn, 0, "", "unknown connection"));
         break;
       }
-      // Admission policy (per-user limits, licence seats) is decided here.
-      conns_.setUser(m.conn, m.text);
+      std::string user = m.text;
+      auto refuse_login = [&](const std::string& counter, const std::string& reason) {
+        ++counters_[counter];
+        log::warn("login refused", {{"proto", c->protocol}, {"ip", c->peer}, {"user", user}, {"reason", reason}});
+        sup_->send(slot, ipc::makeMsg(ipc::MsgType::kLoginReply, m.conn, 0, "", reason));
+      };
+      if (auto r = admission_.admitLogin(*c, user)) {
+        refuse_login(r->counter, "in-use: " + r->reason);
+        break;
+      }
+      if (!seats_->tryAcquire(m.conn, user)) {
+        refuse_login("refused.seats", "Licence seat limit reached (" + std::to_string(seats_->seats()) + " seats, " +
+                                          std::string(licenceModeName(seats_->mode())) + "), try again later");
+        break;
+      }
+      conns_.setUser(m.conn, user);
       ++counters_["logins"];
       sup_->send(slot, ipc::makeMsg(ipc::MsgType::kLoginReply, m.conn, 1));
       break;
     }
     case ipc::MsgType::kConnClosed:
+      releaseSeat(m.conn);
       conns_.remove(m.conn);
       if (shutting_down_) checkShutdownDone();
+      break;
+    case ipc::MsgType::kSessionInfo: {
+      auto it = who_pending_.find(m.value);
+      if (it != who_pending_.end()) it->second.info[m.conn] = m.text;
+      break;
+    }
+    case ipc::MsgType::kWhoDone:
+      whoWorkerDone(m.value, slot);
       break;
     default:
       log::warn("unexpected message from child", {{"child", child.name}});
   }
 }
 
+void Master::releaseSeat(uint64_t conn) { seats_->release(conn); }
+
 void Master::onChildExit(int slot) {
+  for (const auto& c : conns_.all())
+    if (c.worker == slot) releaseSeat(c.id);
+  for (auto& [id, w] : who_pending_) {
+    (void)w;
+    whoWorkerDone(id, slot);
+  }
   size_t dropped = conns_.removeWorker(slot);
   if (dropped > 0)
     log::warn("connections of a dead worker dropped from the counts",
@@ -189,6 +231,11 @@ std::string Master::reload() {
   }
   // Listener and pool changes need a restart; everything else applies now.
   Config next = cfg.value();
+  if (Error e = admission_.configure(next); !e.ok()) {
+    std::string why = cfg.value().source + ": " + e.message;
+    log::error("reload refused, keeping the running config", {{"error", why}});
+    return why;
+  }
   next.imap_listen = cfg_.imap_listen;
   next.pop3_listen = cfg_.pop3_listen;
   next.lmtp_listen = cfg_.lmtp_listen;
@@ -198,6 +245,7 @@ std::string Master::reload() {
   sup_->setConfig(cfg_);
   bool ok = false;
   log::setLevel(log::parseLevel(cfg_.log_level, &ok));
+  loadLicence();
   sup_->sendAll(ipc::makeMsg(ipc::MsgType::kReload));
   ++counters_["reloads"];
   log::info("config reloaded", {{"file", cfg_.source}});
@@ -281,6 +329,12 @@ int Master::run() {
     log::error("cannot create data directories", {{"dir", cfg_.runDir()}, {"error", strerror(errno)}});
     return 1;
   }
+  if (Error e = admission_.configure(cfg_); !e.ok()) {
+    log::error("invalid configuration", {{"error", cfg_.source + ": " + e.message}});
+    fprintf(stderr, "postern-master: %s: %s\n", cfg_.source.c_str(), e.message.c_str());
+    return 2;
+  }
+  loadGovernanceState();
   std::string err;
   if (!bindListeners(&err)) {
     log::error("cannot listen", {{"error", err}});
@@ -316,12 +370,201 @@ int Master::run() {
   }
   log::info("postern-master started", {{"config", cfg_.source}, {"data_dir", cfg_.data_dir},
                                        {"admin", cfg_.adminSocket()}});
+  std::function<void()> tick;
+  tick = [this, &tick] {
+    seats_->tick();
+    loop_.after(std::chrono::seconds(1), tick);
+  };
+  loop_.after(std::chrono::seconds(1), tick);
   loop_.run();
   loop_alive_ = false;
+  seats_->flush(true);
   admin_->stop();
   unlink((cfg_.runDir() + "/ports").c_str());
   log::info("postern-master stopped");
   return 0;
+}
+
+}  // namespace postern::master
+
+namespace postern::master {
+
+// The vendor's licence-signing key; the private half is kept offline.
+static const char* kVendorPublicKey = "7lWOxRPsUcReaCLqk2w3pkOCmrIRLWaTOtjVZdOKy6A=";
+
+std::string Master::licencePath() const {
+  return cfg_.licence_file.empty() ? cfg_.data_dir + "/licence" : cfg_.licence_file;
+}
+
+std::vector<std::string> Master::trustedKeys() const {
+  std::vector<std::string> keys;
+  if (cfg_.licence_public_keys.empty()) keys.push_back(kVendorPublicKey);
+  for (const auto& entry : cfg_.licence_public_keys) {
+    auto k = loadTrustedKey(entry);
+    keys.push_back(k.ok() ? k.value() : entry);  // a bad entry makes checkLicence say why
+  }
+  return keys;
+}
+
+void Master::loadLicence() {
+  auto text = readStateFile(licencePath());
+  Licence before = licence_;
+  if (!text.ok()) {
+    licence_check_ = LicenceCheck{};
+    licence_check_.status = LicenceStatus::kMalformed;
+    licence_check_.reason = text.error().message;
+    licence_ = evaluationLicence();
+  } else if (!text.value()) {
+    licence_check_ = LicenceCheck{};
+    licence_check_.status = LicenceStatus::kOk;
+    licence_check_.reason = "no licence installed";
+    licence_ = evaluationLicence();
+  } else {
+    licence_check_ = checkLicence(*text.value(), trustedKeys(), time(nullptr));
+    if (licence_check_.status == LicenceStatus::kOk && licence_check_.licence) {
+      licence_ = *licence_check_.licence;
+      log::info("licence active", {{"licensee", licence_.fields.licensee},
+                                   {"seats", std::to_string(licence_.fields.seats)},
+                                   {"mode", std::string(licenceModeName(licence_.fields.mode))}});
+    } else {
+      licence_ = evaluationLicence();
+      log::error("licence refused; running on the evaluation licence",
+                 {{"file", licencePath()}, {"status", std::string(licenceStatusName(licence_check_.status))},
+                  {"reason", licence_check_.reason}});
+    }
+  }
+  if (seats_) seats_->setLicence(licence_);
+}
+
+void Master::loadGovernanceState() {
+  auto ov = readStateFile(cfg_.data_dir + "/limits.override");
+  if (ov.ok() && ov.value()) {
+    if (Error e = admission_.loadOverrides(*ov.value()); !e.ok())
+      log::error("ignoring live limit overrides", {{"file", cfg_.data_dir + "/limits.override"}, {"error", e.message}});
+  }
+  auto rules = readStateFile(cfg_.data_dir + "/access.rules");
+  if (rules.ok() && rules.value()) {
+    if (Error e = admission_.loadRules(*rules.value()); !e.ok())
+      log::error("ignoring live access rules", {{"file", cfg_.data_dir + "/access.rules"}, {"error", e.message}});
+  }
+  loadLicence();
+  seats_ = std::make_unique<SeatLedger>(licence_.fields.mode, licence_.fields.seats, cfg_.data_dir + "/seats.peaks");
+  if (Error e = seats_->load(); !e.ok()) log::error("seat history unreadable", {{"error", e.message}});
+  seats_->onThreshold([](const SeatThresholdEvent& ev) {
+    log::warn("licence seat usage high", {{"percent", std::to_string(ev.percent)},
+                                          {"in_use", std::to_string(ev.in_use)},
+                                          {"seats", std::to_string(ev.seats)}});
+  });
+}
+
+std::string Master::setLimits(const std::vector<std::pair<std::string, std::string>>& kv) {
+  // All or nothing: validate every assignment before keeping any.
+  auto before = admission_.overrides();
+  for (const auto& [k, v] : kv) {
+    if (Error e = admission_.setOverride(k, v); !e.ok()) {
+      admission_.resetOverride("all");
+      for (const auto& [bk, bv] : before) admission_.setOverride(bk, bv);
+      return e.message;
+    }
+  }
+  if (Error e = writeStateFile(cfg_.data_dir + "/limits.override", admission_.serialiseOverrides()); !e.ok())
+    return "applied, but not saved: " + e.message;
+  for (const auto& [k, v] : kv) log::info("limit changed live", {{"key", k}, {"value", v}});
+  return "";
+}
+
+std::string Master::resetLimits(const std::vector<std::string>& keys) {
+  for (const auto& k : keys)
+    if (Error e = admission_.resetOverride(k); !e.ok()) return e.message;
+  if (Error e = writeStateFile(cfg_.data_dir + "/limits.override", admission_.serialiseOverrides()); !e.ok())
+    return "applied, but not saved: " + e.message;
+  return "";
+}
+
+std::string Master::changeAccess(bool add, const std::string& rule) {
+  Error e = add ? admission_.addRule(rule) : admission_.removeRule(rule);
+  if (!e.ok()) return e.message;
+  if (Error w = writeStateFile(cfg_.data_dir + "/access.rules", admission_.liveAccess().serialise()); !w.ok())
+    return "applied, but not saved: " + w.message;
+  log::info(add ? "access rule added" : "access rule removed", {{"rule", rule}});
+  return "";
+}
+
+std::string Master::installLicence(const std::string& text) {
+  LicenceCheck check = checkLicence(text, trustedKeys(), time(nullptr));
+  if (check.status != LicenceStatus::kOk) {
+    log::error("licence install refused", {{"reason", check.reason}});
+    return std::string(licenceStatusName(check.status)) + ": " + check.reason;
+  }
+  if (Error e = writeStateFile(licencePath(), text); !e.ok()) return e.message;
+  loadLicence();
+  return "";
+}
+
+size_t Master::kick(const std::string& user, uint64_t session, const std::string& cidr, std::string* err) {
+  std::optional<Cidr> net;
+  if (!cidr.empty()) {
+    auto c = Cidr::parse(cidr);
+    if (!c.ok()) {
+      *err = c.error().message;
+      return 0;
+    }
+    net = c.value();
+  }
+  size_t n = 0;
+  for (const auto& c : conns_.all()) {
+    bool match = (session && c.id == session) || (!user.empty() && c.user == user);
+    if (net) {
+      auto ip = IpAddress::parse(c.peer);
+      match = match || (ip.ok() && net->contains(ip.value()));
+    }
+    if (!match) continue;
+    if (sup_->send(c.worker, ipc::makeMsg(ipc::MsgType::kKick, c.id, 0, "", "Disconnected by the administrator"))) {
+      ++n;
+      log::info("session kicked", {{"conn", std::to_string(c.id)}, {"user", c.user}, {"ip", c.peer}});
+    }
+  }
+  counters_["kicked"] += n;
+  return n;
+}
+
+uint32_t Master::startWho(std::function<void()> done) {
+  uint32_t id = next_who_++;
+  WhoCollect w;
+  w.done = std::move(done);
+  for (size_t i = 0; i < sup_->children().size(); ++i) {
+    const auto& ch = sup_->children()[i];
+    if (ch.kind == "stored" || ch.pid < 0) continue;
+    if (sup_->send(static_cast<int>(i), ipc::makeMsg(ipc::MsgType::kWhoRequest, 0, id))) w.waiting.insert(static_cast<int>(i));
+  }
+  bool empty = w.waiting.empty();
+  who_pending_[id] = std::move(w);
+  if (empty) {
+    auto f = std::move(who_pending_[id].done);
+    who_pending_[id].done = nullptr;
+    if (f) f();
+  }
+  return id;
+}
+
+void Master::whoWorkerDone(uint32_t id, int slot) {
+  auto it = who_pending_.find(id);
+  if (it == who_pending_.end()) return;
+  it->second.waiting.erase(slot);
+  if (it->second.waiting.empty() && it->second.done) {
+    auto f = std::move(it->second.done);
+    it->second.done = nullptr;
+    f();
+  }
+}
+
+std::map<uint64_t, std::string> Master::takeWho(uint32_t id) {
+  std::map<uint64_t, std::string> out;
+  auto it = who_pending_.find(id);
+  if (it == who_pending_.end()) return out;
+  out = std::move(it->second.info);
+  who_pending_.erase(it);
+  return out;
 }
 
 }  // namespace postern::master

@@ -9,11 +9,15 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "admission.h"
 #include "config.h"
 #include "conn_table.h"
+#include "licence.h"
+#include "seat_ledger.h"
 #include "event_loop.h"
 #include "supervisor.h"
 
@@ -22,6 +26,7 @@ namespace postern::master {
 class AdminServer;
 
 struct Listener {
+  std::string name;      // "imap0", "pop31": scope of access rules
   std::string protocol;
   ListenAddr addr;  // with the real port once bound
   int fd = -1;
@@ -50,6 +55,27 @@ class Master {
   const Supervisor& supervisor() const { return *sup_; }
   const std::vector<Listener>& listeners() const { return listeners_; }
   const std::map<std::string, uint64_t>& counters() const { return counters_; }
+  Admission& admission() { return admission_; }
+  SeatLedger& seats() { return *seats_; }
+  const LicenceCheck& licenceCheck() const { return licence_check_; }
+  const Licence& licence() const { return licence_; }
+  std::string licencePath() const;
+
+  // Live governance changes (loop thread). Each persists its state under
+  // data_dir and returns an error text, or "" on success.
+  std::string setLimits(const std::vector<std::pair<std::string, std::string>>& kv);
+  std::string resetLimits(const std::vector<std::string>& keys);
+  std::string changeAccess(bool add, const std::string& rule);
+  // Verifies and activates `text` as the licence; on success writes it to
+  // licencePath(). Returns "" or the reason it was refused.
+  std::string installLicence(const std::string& text);
+  // Closes matching sessions with a protocol-correct goodbye; returns how many.
+  size_t kick(const std::string& user, uint64_t session, const std::string& cidr, std::string* err);
+  // `posternctl who`: asks every worker for its view of its sessions;
+  // `done` runs (on the loop) when all answered. takeWho() returns the
+  // answers, conn -> "state\tidle_s\tbytes_in\tbytes_out".
+  uint32_t startWho(std::function<void()> done);
+  std::map<uint64_t, std::string> takeWho(uint32_t id);
   int64_t startedUnix() const { return started_unix_; }
 
  private:
@@ -64,6 +90,19 @@ class Master {
   void beginShutdown();
   void checkShutdownDone();
   void refuse(int fd, const std::string& protocol, const std::string& why);
+  void loadGovernanceState();
+  void loadLicence();
+  void releaseSeat(uint64_t conn);
+  void whoWorkerDone(uint32_t id, int slot);
+
+  struct WhoCollect {
+    std::set<int> waiting;
+    std::map<uint64_t, std::string> info;
+    std::function<void()> done;
+  };
+  std::map<uint32_t, WhoCollect> who_pending_;
+  uint32_t next_who_ = 1;
+  std::vector<std::string> trustedKeys() const;
 
   std::string config_path_;
   Config cfg_;
@@ -72,6 +111,10 @@ class Master {
   std::unique_ptr<AdminServer> admin_;
   std::vector<Listener> listeners_;
   ConnTable conns_;
+  Admission admission_{conns_};
+  std::unique_ptr<SeatLedger> seats_;
+  LicenceCheck licence_check_;
+  Licence licence_ = evaluationLicence();
   std::map<std::string, uint64_t> counters_;
   uint64_t next_conn_ = 1;
   int sigfd_ = -1;

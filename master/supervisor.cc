@@ -189,7 +189,9 @@ void Supervisor::reap() {
 bool Supervisor::send(int slot, const ipc::IpcMsg& msg, int fd) {
   Child& c = children_[static_cast<size_t>(slot)];
   if (c.pid < 0 || c.ipc < 0) return false;
-  return ipc::send(c.ipc, msg, fd);
+  // A worker that cannot take a message within 200 ms is stuck; the
+  // caller treats the failure like a dead worker.
+  return ipc::sendWait(c.ipc, msg, fd, 200);
 }
 
 void Supervisor::sendAll(const ipc::IpcMsg& msg, const std::string& kind) {

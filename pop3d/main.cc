@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
     hooks.on_shutdown = [](uint32_t) { server.shutdown(); };
     hooks.on_reload = [] {};  // sessions read config() at each use
     hooks.active_connections = [] { return server.activeConnections(); };
+    hooks.on_kick = [](uint64_t conn, const std::string& reason) { server.kick(conn, reason); };
+    hooks.sessions = [] { return server.report(); };
     return hooks;
   });
 }

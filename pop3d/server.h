@@ -20,6 +20,9 @@ class Server {
   // Says goodbye to every session; each closes once its goodbye is sent.
   void shutdown();
   size_t activeConnections() const { return sessions_.size(); }
+  // posternctl kick / who.
+  void kick(uint64_t conn, const std::string& reason);
+  std::vector<SessionReport> report() const;
 
  private:
   SessionHost& host_;

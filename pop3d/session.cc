@@ -45,12 +45,22 @@ void Session::start() {
   flush();
 }
 
-void Session::shutdown() {
+void Session::shutdown(const std::string& reason) {
   if (closed_ || closing_) return;
   closing_ = true;  // before cancel(): its done callback must not run more commands
   if (auto s = std::move(stream_)) s->cancel();
-  send("-ERR [SYS/TEMP] Server shutting down\r\n");
+  send("-ERR [SYS/TEMP] " + reason + "\r\n");
   closeAfterFlush();
+}
+
+SessionReport Session::report() const {
+  SessionReport r;
+  r.conn = conn_;
+  r.state = state_ == State::kAuthorization ? "not-authenticated" : state_ == State::kTransaction ? "transaction" : "update";
+  r.idle_seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - last_activity_).count();
+  r.bytes_in = bytes_in_;
+  r.bytes_out = bytes_out_;
+  return r;
 }
 
 void Session::onEvents(uint32_t events) {

@@ -19,6 +19,7 @@
 #include "pop3d/proto/line_reader.h"
 #include "pop3d/session_host.h"
 #include "store_client.h"
+#include "worker.h"
 
 namespace postern::pop3d {
 
@@ -39,7 +40,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Sends the greeting and starts reading. Call once, after construction.
   void start();
   // Says "-ERR [SYS/TEMP] Server shutting down" and closes once flushed.
-  void shutdown();
+  void shutdown(const std::string& reason = "Server shutting down");
+  // posternctl who: this session as the worker sees it.
+  SessionReport report() const;
 
   // Delay before answering a failed authentication (tests shorten it).
   void setAuthFailDelay(std::chrono::milliseconds d) { auth_fail_delay_ = d; }

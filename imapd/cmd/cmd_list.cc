@@ -60,7 +60,9 @@ void cmdList(CommandContext& ctx) {
     for (const auto& [name, exists] : names) {
       if (!matchName(pattern, name)) continue;
       if (lsub && !subscribed.count(name)) continue;
-      auto next = names.upper_bound(name);
+      // The first name after "name/" in sort order; not simply the next
+      // name, which may be a sibling such as "name.old" ('.' < '/').
+      auto next = names.lower_bound(name + "/");
       bool children = next != names.end() && next->first.compare(0, name.size() + 1, name + "/") == 0;
       std::string attrs;
       if (!exists) attrs = "\\Noselect ";

@@ -37,6 +37,9 @@ void cmdStore(CommandContext& ctx) {
     if (!v) return self->no("Mailbox closed");
     if (!r.ok()) return self->fail(r.error(), "STORE");
     v->applyFlags(r->changed, r->keywords);
+    // A keyword new to the mailbox is announced (FLAGS, PERMANENTFLAGS)
+    // before FETCH responses use it; no EXPUNGE during STORE.
+    self->session().flushUpdates(false, self->uid());
     if (!silent) {
       for (uint32_t uid : uids) {
         uint32_t seq = v->seqOf(uid);

@@ -173,7 +173,16 @@ std::string BodySection::toString() const {
       s += text == Text::kHeaderFields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (";
       for (size_t i = 0; i < fields.size(); ++i) {
         if (i > 0) s += ' ';
-        appendAstring(s, fields[i]);
+        // A bare "[" or "]" would end the section early for whoever reads
+        // it back, and so would the literal appendAstring picks past
+        // kMaxQuoted; field names are printable ASCII (isFieldName), so a
+        // quoted string always works.
+        const std::string& f = fields[i];
+        if (f.find_first_of("[]") == std::string::npos && f.size() <= kMaxQuoted) {
+          appendAstring(s, f);
+        } else {
+          appendQuoted(s, f);
+        }
       }
       s += ')';
       break;

@@ -61,6 +61,7 @@ std::optional<uint64_t> trailingNonSyncLiteral(std::string_view tail) {
 }
 
 constexpr size_t kSkipTailMax = 32;
+constexpr uint64_t kLiteralReserveMax = 64 * 1024;
 
 }  // namespace
 
@@ -202,7 +203,12 @@ ParseEvent Parser::next() {
       const size_t n =
           static_cast<size_t>(std::min<uint64_t>(litRemaining_, in_.size() - pos_));
       if (state_ == State::kLiteralData) {
-        if (cur_.value.empty()) cur_.value.reserve(static_cast<size_t>(litSize_));
+        // Reserve for what is announced only up to a cap: a client that
+        // announces {52428800+} and sends one octet must not cost 50 MB.
+        // Beyond the cap the string grows with the octets that arrive.
+        if (cur_.value.empty()) {
+          cur_.value.reserve(static_cast<size_t>(std::min<uint64_t>(litSize_, kLiteralReserveMax)));
+        }
         cur_.value.append(in_, pos_, n);
       }
       pos_ += n;

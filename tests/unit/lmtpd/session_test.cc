@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "../pop3d/harness.h"
+#include "../common/harness.h"
 #include "lmtpd/server.h"
 #include "lmtpd/session_host.h"
 
@@ -59,7 +59,7 @@ struct Fixture {
   std::vector<std::string> inbox(const std::string& user) {
     return t.onLoop([&] {
       std::vector<std::string> out;
-      for (const auto& m : t.store.users[user].inbox) out.push_back(m.body);
+      for (const auto& m : t.store.inbox(user)) out.push_back(m.body);
       return out;
     });
   }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "harness.h"
+#include "../common/harness.h"
 #include "pop3d/server.h"
 #include "pop3d/proto/dot_stuff.h"
 #include "pop3d/session_host.h"
@@ -111,11 +111,11 @@ TEST_CASE("pop3 session: a whole mail download") {
   CHECK(f.c.cmd("NOOP") == "+OK\r\n");
   CHECK(f.c.cmd("USER bob") == "-ERR Already logged in\r\n");
   // Deletion happens only now, in the UPDATE state.
-  CHECK(f.t.onLoop([&] { return f.t.store.users["alice"].inbox.size(); }) == 2);
+  CHECK(f.t.onLoop([&] { return f.t.store.inbox("alice").size(); }) == 2);
   CHECK(f.c.cmd("QUIT") == "+OK Postern POP3 signing off (1 messages deleted)\r\n");
   CHECK(f.c.closedByPeer());
-  CHECK(f.t.onLoop([&] { return f.t.store.users["alice"].inbox.size(); }) == 1);
-  CHECK(f.t.onLoop([&] { return f.t.store.users["alice"].inbox[0].meta.uid; }) == 1);
+  CHECK(f.t.onLoop([&] { return f.t.store.inbox("alice").size(); }) == 1);
+  CHECK(f.t.onLoop([&] { return f.t.store.inbox("alice")[0].meta.uid; }) == 1);
   CHECK(f.closedConns() == std::vector<uint64_t>{7});
   CHECK(f.t.onLoop([&] { return f.host.logins; }) == std::vector<std::string>{"alice"});
 }
