@@ -10,25 +10,19 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "admin.grpc.pb.h"
+#include "ctl.h"
 #include "config.h"
 
 namespace apb = postern::admin::v1;
+using namespace postern::ctl;
 
 namespace {
-
-struct Opts {
-  std::string socket;
-  bool json = false;
-  std::string password;
-  bool have_password = false;
-  std::string mailbox = "INBOX";
-  std::vector<std::string> args;
-};
 
 int usage() {
   fputs(
@@ -39,19 +33,17 @@ int usage() {
       "  user passwd NAME [--password P]\n"
       "  status\n"
       "  deliver USER [--mailbox M] < message\n"
-      "  reload\n",
+      "  reload\n"
+      "  limits show | limits set KEY=VALUE... | limits reset KEY...|all\n"
+      "  licence show | licence install FILE\n"
+      "  licence keygen --out PREFIX                 (vendor side)\n"
+      "  licence issue --private-key K --licensee N --seats S --mode per-seat|per-server\n"
+      "                --expires YYYY-MM-DD|never > FILE       (vendor side)\n"
+      "  access list | access allow|deny CIDR [protocol=P] [listener=L] | access remove RULE\n"
+      "  who [--user U] [--ip CIDR] [--protocol P]\n"
+      "  kick --user U | --session ID | --ip CIDR\n",
       stderr);
   return 2;
-}
-
-std::string toJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.always_print_primitive_fields = true;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
 }
 
 std::string readPassword() {
@@ -74,32 +66,6 @@ std::string readPassword() {
   return pw;
 }
 
-int finish(const Opts& o, const grpc::Status& st, const apb::Result& r, const google::protobuf::Message* full = nullptr) {
-  if (!st.ok()) {
-    fprintf(stderr, "posternctl: cannot reach postern-master at %s: %s\n", o.socket.c_str(),
-            st.error_message().c_str());
-    return 1;
-  }
-  if (o.json) {
-    std::cout << toJson(full ? *full : static_cast<const google::protobuf::Message&>(r));
-  } else if (r.ok() && !r.message().empty()) {
-    std::cout << r.message() << "\n";
-  }
-  if (!r.ok()) {
-    fprintf(stderr, "posternctl: %s\n", r.message().c_str());
-    return 1;
-  }
-  return 0;
-}
-
-std::string fmtDuration(int64_t s) {
-  char buf[64];
-  if (s >= 86400) snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400), static_cast<long long>(s % 86400 / 3600));
-  else if (s >= 3600) snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
-  else snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  return buf;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +80,10 @@ int main(int argc, char** argv) {
       o.password = argv[++i];
       o.have_password = true;
     } else if (a == "--mailbox" && i + 1 < argc) o.mailbox = argv[++i];
+    else if ((a == "--user" || a == "--ip" || a == "--protocol" || a == "--session" || a == "--licensee" ||
+              a == "--seats" || a == "--mode" || a == "--expires" || a == "--private-key" || a == "--out") &&
+             i + 1 < argc)
+      o.kv[a.substr(2)] = argv[++i];
     else if (a == "-h" || a == "--help") return usage();
     else if (a.size() > 1 && a[0] == '-') {
       fprintf(stderr, "posternctl: unknown option %s\n", a.c_str());
@@ -195,5 +165,10 @@ int main(int argc, char** argv) {
     return finish(o, stub->Deliver(ctx().get(), q, &r), r);
   }
   if (a[0] == "reload" && a.size() == 1) return finish(o, stub->Reload(ctx().get(), apb::Empty(), &r), r);
+  if (a[0] == "limits") return cmdLimits(o, *stub);
+  if (a[0] == "licence" || a[0] == "license") return cmdLicence(o, *stub);
+  if (a[0] == "access") return cmdAccess(o, *stub);
+  if (a[0] == "who" && a.size() == 1) return cmdWho(o, *stub);
+  if (a[0] == "kick" && a.size() == 1) return cmdKick(o, *stub);
   return usage();
 }

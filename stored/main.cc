@@ -3,6 +3,7 @@
 // Exits 0 after SIGTERM/SIGINT, kShutdown or EOF on the master's IPC fd.
 #include <grpcpp/grpcpp.h>
 #include <poll.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -71,6 +72,12 @@ std::string waitForStop(int sigfd, int ipc_fd) {
 
 int main(int argc, char** argv) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // scrypt needs 16 MiB per password check. A fixed mmap threshold makes
+  // such buffers go back to the kernel on free instead of raising glibc's
+  // dynamic threshold and piling up in per-thread arenas (hundreds of MB
+  // after a login storm); few arenas keep the rest compact too.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 4);
   std::string config_path, name = "stored";
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
