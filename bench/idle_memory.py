@@ -106,7 +106,10 @@ def main():
     print("open-file limit %d" % limit)
     if args.keep:
         os.environ["POSTERN_KEEP_TMP"] = "1"
-    app = harness.Appliance(imap_workers=args.workers, log_level="warn")
+    # One user holds every session: lift the per-user limit (default 10) and the
+    # evaluation licence is per-seat, so all sessions share one seat.
+    app = harness.Appliance(imap_workers=args.workers, log_level="warn",
+                            extra_config={"limits.max_connections_per_user": "1000"})
     app.start()
     conns = []
     try:
