@@ -18,6 +18,7 @@ std::string_view errorName(ErrorCode code) {
     case ErrorCode::kBadArgs: return "bad-args";
     case ErrorCode::kAuthFailed: return "auth-failed";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kDenied: return "denied";
   }
   return "unknown";
 }

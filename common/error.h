@@ -25,6 +25,7 @@ enum class ErrorCode {
   kBadArgs = 11,
   kAuthFailed = 12,
   kInternal = 13,
+  kDenied = 14,  // refused by policy (e.g. protocol disabled for the user)
 };
 
 // Stable lower-case name, for logs and JSON ("not-found").

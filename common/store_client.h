@@ -120,8 +120,10 @@ class StoreClient {
 
   virtual ~StoreClient() = default;
 
-  // Returns the canonical user name on success; kAuthFailed otherwise.
-  virtual void authenticate(const std::string& user, const std::string& password,
+  // Returns the canonical user name on success; kAuthFailed for a wrong
+  // user or password, kDenied when `protocol` (imap, pop3) is disabled for
+  // the user.
+  virtual void authenticate(const std::string& user, const std::string& password, const std::string& protocol,
                             Callback<std::string> cb) = 0;
   virtual void userExists(const std::vector<std::string>& users, Callback<std::vector<bool>> cb) = 0;
 

@@ -203,10 +203,12 @@ class GrpcStoreClient final : public StoreClient {
     stub_ = pb::Store::NewStub(channel_);
   }
 
-  void authenticate(const std::string& user, const std::string& password, Callback<std::string> cb) override {
+  void authenticate(const std::string& user, const std::string& password, const std::string& protocol,
+                    Callback<std::string> cb) override {
     pb::AuthenticateRequest req;
     req.set_user(user);
     req.set_password(password);
+    req.set_protocol(protocol);
     unary<pb::AuthenticateResponse>(
         req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Authenticate(c, q, r, f); },
         [cb](const pb::AuthenticateResponse& r) -> void {

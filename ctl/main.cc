@@ -31,6 +31,7 @@ int usage() {
       "  user del NAME\n"
       "  user list\n"
       "  user passwd NAME [--password P]\n"
+      "  user set NAME [--imap on|off] [--pop3 on|off]\n"
       "  status\n"
       "  deliver USER [--mailbox M] < message\n"
       "  reload\n"
@@ -81,7 +82,8 @@ int main(int argc, char** argv) {
       o.have_password = true;
     } else if (a == "--mailbox" && i + 1 < argc) o.mailbox = argv[++i];
     else if ((a == "--user" || a == "--ip" || a == "--protocol" || a == "--session" || a == "--licensee" ||
-              a == "--seats" || a == "--mode" || a == "--expires" || a == "--private-key" || a == "--out") &&
+              a == "--seats" || a == "--mode" || a == "--expires" || a == "--private-key" || a == "--out" ||
+              a == "--imap" || a == "--pop3") &&
              i + 1 < argc)
       o.kv[a.substr(2)] = argv[++i];
     else if (a == "-h" || a == "--help") return usage();
@@ -121,15 +123,39 @@ int main(int argc, char** argv) {
       q.set_name(a[2]);
       return finish(o, stub->DeleteUser(ctx().get(), q, &r), r);
     }
+    if (a[1] == "set") {
+      // user set NAME --imap on|off --pop3 on|off
+      if (a.size() != 3) return usage();
+      int rc = 0, done = 0;
+      for (const char* proto : {"imap", "pop3"}) {
+        auto it = o.kv.find(proto);
+        if (it == o.kv.end()) continue;
+        if (it->second != "on" && it->second != "off") {
+          fprintf(stderr, "posternctl: --%s takes on or off\n", proto);
+          return 2;
+        }
+        apb::UserAccessRequest q;
+        q.set_name(a[2]);
+        q.set_protocol(proto);
+        q.set_allowed(it->second == "on");
+        rc |= finish(o, stub->SetUserAccess(ctx().get(), q, &r), r);
+        ++done;
+      }
+      if (done == 0) return usage();
+      return rc;
+    }
     if (a[1] == "list") {
       if (a.size() != 2) return usage();
       apb::UserListResponse res;
       auto st = stub->ListUsers(ctx().get(), apb::Empty(), &res);
       if (st.ok() && res.result().ok() && !o.json) {
-        printf("%-32s %10s %14s %8s\n", "USER", "MESSAGES", "BYTES", "SESSIONS");
-        for (const auto& u : res.users())
-          printf("%-32s %10llu %14llu %8u\n", u.name().c_str(), static_cast<unsigned long long>(u.messages()),
-                 static_cast<unsigned long long>(u.bytes()), u.sessions());
+        printf("%-32s %10s %14s %8s  %s\n", "USER", "MESSAGES", "BYTES", "SESSIONS", "DISABLED");
+        for (const auto& u : res.users()) {
+          std::string denied;
+          for (const auto& p : u.denied_protocols()) denied += (denied.empty() ? "" : ",") + p;
+          printf("%-32s %10llu %14llu %8u  %s\n", u.name().c_str(), static_cast<unsigned long long>(u.messages()),
+                 static_cast<unsigned long long>(u.bytes()), u.sessions(), denied.empty() ? "-" : denied.c_str());
+        }
       }
       return finish(o, st, res.result(), &res);
     }

@@ -12,7 +12,7 @@ void authenticateAndLogin(std::shared_ptr<CommandContext> ctx, const std::string
   if (user.empty() || user.size() > 255 || password.size() > 1024) {
     return ctx->no("[AUTHENTICATIONFAILED] Authentication failed.");
   }
-  s.store().authenticate(user, password, [ctx, user](Result<std::string> r) {
+  s.store().authenticate(user, password, "imap", [ctx, user](Result<std::string> r) {
     Session& s = ctx->session();
     if (s.closed()) return ctx->no("closed");
     if (!r.ok()) {

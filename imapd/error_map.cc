@@ -17,6 +17,7 @@ std::string imapNoText(const Error& e, const std::string& what) {
     case ErrorCode::kCorrupt: return "[CORRUPTION] " + what + ": message data is damaged";
     case ErrorCode::kBadArgs: return "[CANNOT] " + what + ": " + (e.message.empty() ? "not possible" : e.message);
     case ErrorCode::kAuthFailed: return "[AUTHENTICATIONFAILED] Authentication failed.";
+    case ErrorCode::kDenied: return "[AUTHORIZATIONFAILED] " + what + ": IMAP access is disabled for this account";
     case ErrorCode::kInternal: return "[SERVERBUG] " + what + ": internal error";
   }
   return "[SERVERBUG] " + what + ": internal error";

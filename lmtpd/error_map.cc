@@ -24,6 +24,7 @@ std::string deliveryReply(const Error& e, const std::string& rcpt) {
     case ErrorCode::kExpunged:
     case ErrorCode::kInUse:
     case ErrorCode::kAuthFailed:
+    case ErrorCode::kDenied:
     case ErrorCode::kInternal:
       break;
   }

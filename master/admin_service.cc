@@ -62,6 +62,18 @@ class AdminServiceImpl final : public apb::Admin::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status SetUserAccess(grpc::ServerContext*, const apb::UserAccessRequest* req, apb::Result* res) override {
+    spb::SetUserAccessRequest q;
+    q.set_user(req->name());
+    q.set_protocol(req->protocol());
+    q.set_allowed(req->allowed());
+    spb::SimpleResponse r;
+    auto st = store_->SetUserAccess(ctx().get(), q, &r);
+    fill(res, st, r.error(), req->protocol() + " " + (req->allowed() ? "enabled" : "disabled") + " for " + req->name());
+    log::info("admin: user set", {{"user", req->name()}, {"proto", req->protocol()}, {"result", res->message()}});
+    return grpc::Status::OK;
+  }
+
   grpc::Status ListUsers(grpc::ServerContext*, const apb::Empty*, apb::UserListResponse* res) override {
     spb::ListUsersResponse r;
     auto st = store_->ListUsers(ctx().get(), spb::ListUsersRequest(), &r);
@@ -78,6 +90,7 @@ class AdminServiceImpl final : public apb::Admin::Service {
       e->set_messages(u.messages());
       e->set_bytes(u.bytes());
       e->set_sessions(sessions[u.name()]);
+      for (const auto& p : u.denied_protocols()) e->add_denied_protocols(p);
     }
     return grpc::Status::OK;
   }

@@ -9,6 +9,8 @@ std::string errorReply(const Error& e) {
   switch (e.code) {
     case ErrorCode::kAuthFailed:
       return "-ERR [AUTH] Authentication failed\r\n";
+    case ErrorCode::kDenied:
+      return "-ERR [AUTH] POP3 access is disabled for this account\r\n";
     case ErrorCode::kInUse:
       return "-ERR [IN-USE] Mailbox is in use\r\n";
     case ErrorCode::kNotFound:

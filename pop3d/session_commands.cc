@@ -108,7 +108,7 @@ void Session::cmdPass(const Command& cmd) {
       s->done();
     });
   };
-  host_.store().authenticate(user, cmd.arg, [weak, fail](Result<std::string> r) {
+  host_.store().authenticate(user, cmd.arg, "pop3", [weak, fail](Result<std::string> r) {
     auto self = weak.lock();
     if (!self || self->closed_) return;
     if (!r.ok()) return fail(r.error());

@@ -252,6 +252,36 @@ Result<std::string> StoreEngine::authenticate(const std::string& user, const std
   return *name;
 }
 
+Result<std::string> StoreEngine::authenticate(const std::string& user, const std::string& password,
+                                              const std::string& protocol) {
+  auto r = authenticate(user, password);
+  if (!r.ok() || protocol.empty()) return r;
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = loadUser(rd.txn(), rd.dbs(), *r);
+  if (!u.ok()) return u.error();
+  for (const auto& p : u->denied_protocols())
+    if (p == protocol) return Error{ErrorCode::kDenied, protocol + " access is disabled for " + *r};
+  return r;
+}
+
+Error StoreEngine::setProtocolAccess(const std::string& user, const std::string& protocol, bool allowed) {
+  if (protocol != "imap" && protocol != "pop3")
+    return Error{ErrorCode::kBadArgs, "protocol must be imap or pop3"};
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  const Dbs& d = *dbs_;
+  return runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto* list = u->mutable_denied_protocols();
+    for (int i = list->size() - 1; i >= 0; --i)
+      if (list->Get(i) == protocol) list->DeleteSubrange(i, 1);
+    if (!allowed) u->add_denied_protocols(protocol);
+    return putRec(t, d.users, *name, *u);
+  });
+}
+
 Error StoreEngine::addUser(const std::string& user, const std::string& password) {
   auto name = canonicalUser(user);
   if (!name.ok()) return name.error();
@@ -373,7 +403,7 @@ Result<std::vector<UserSummary>> StoreEngine::listUsers() {
   for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     rec::User u;
     if (!u.ParseFromArray(v.mv_data, int(v.mv_size))) continue;  // logged below as corrupt count
-    out.push_back(UserSummary{u.name(), u.id(), 0, 0});
+    out.push_back(UserSummary{u.name(), u.id(), 0, 0, {u.denied_protocols().begin(), u.denied_protocols().end()}});
   }
   mdb_cursor_close(c);
   // Totals come from the per-mailbox counters (no message scan).

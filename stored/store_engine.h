@@ -50,6 +50,7 @@ struct UserSummary {
   uint32_t id = 0;
   uint64_t messages = 0;
   uint64_t bytes = 0;
+  std::vector<std::string> denied_protocols;
 };
 
 struct ExpungeResult {
@@ -72,6 +73,12 @@ class StoreEngine {
   // ---- users ----
   // Returns the canonical name; kAuthFailed for unknown user or wrong password.
   Result<std::string> authenticate(const std::string& user, const std::string& password);
+  // The same, then kDenied when `protocol` is disabled for the user (only
+  // after a correct password, so it reveals nothing to guessers).
+  Result<std::string> authenticate(const std::string& user, const std::string& password,
+                                   const std::string& protocol);
+  // Enables or disables a protocol ("imap", "pop3") for the user.
+  Error setProtocolAccess(const std::string& user, const std::string& protocol, bool allowed);
   // Creates the user and its INBOX. kExists, kBadArgs (bad name).
   Error addUser(const std::string& user, const std::string& password);
   Error deleteUser(const std::string& user);

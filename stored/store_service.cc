@@ -81,7 +81,7 @@ grpc::Status StoreService::Ping(Ctx*, const pb::PingRequest*, pb::PingResponse* 
 }
 
 grpc::Status StoreService::Authenticate(Ctx*, const pb::AuthenticateRequest* req, pb::AuthenticateResponse* resp) {
-  auto r = engine_->authenticate(req->user(), req->password());
+  auto r = engine_->authenticate(req->user(), req->password(), req->protocol());
   if (r.ok()) resp->set_user(*r);
   setError(resp->mutable_error(), logged("authenticate", req->user(), r.error()));
   return grpc::Status::OK;
@@ -106,6 +106,15 @@ grpc::Status StoreService::SetPassword(Ctx*, const pb::SetPasswordRequest* req, 
   return grpc::Status::OK;
 }
 
+grpc::Status StoreService::SetUserAccess(Ctx*, const pb::SetUserAccessRequest* req, pb::SimpleResponse* resp) {
+  Error e = engine_->setProtocolAccess(req->user(), req->protocol(), req->allowed());
+  if (e.ok())
+    log::info("user protocol access changed",
+              {{"user", req->user()}, {"proto", req->protocol()}, {"allowed", req->allowed() ? "yes" : "no"}});
+  setError(resp->mutable_error(), logged("set-user-access", req->user(), e));
+  return grpc::Status::OK;
+}
+
 grpc::Status StoreService::UserExists(Ctx*, const pb::UserExistsRequest* req, pb::UserExistsResponse* resp) {
   auto r = engine_->usersExist(strings(req->users()));
   if (r.ok())
@@ -123,6 +132,7 @@ grpc::Status StoreService::ListUsers(Ctx*, const pb::ListUsersRequest*, pb::List
       o->set_id(u.id);
       o->set_messages(u.messages);
       o->set_bytes(u.bytes);
+      for (const auto& p : u.denied_protocols) o->add_denied_protocols(p);
     }
   setError(resp->mutable_error(), logged("list-users", "", r.error()));
   return grpc::Status::OK;

@@ -108,7 +108,8 @@ class FakeStore : public StoreClient {
   }
 
   // ---- StoreClient -------------------------------------------------------
-  void authenticate(const std::string& user, const std::string& password, Callback<std::string> cb) override {
+  void authenticate(const std::string& user, const std::string& password, const std::string& /*protocol*/,
+                    Callback<std::string> cb) override {
     if (failed(cb)) return;
     std::string u = lower(user);
     auto it = users.find(u);

@@ -257,3 +257,26 @@ TEST_CASE("a failing write in a batch does not poison the others") {
   CHECK(ok == 80 + 20);  // 4 threads x 20 unique + 20 shared names once
   CHECK(f.store->listMailboxes("alice")->size() == 101);
 }
+
+TEST_CASE("users: protocol access is checked only after a correct password") {
+  Fixture f;
+  REQUIRE(f.store->addUser("erin", "pw").ok());
+  CHECK(f.store->authenticate("erin", "pw", "pop3").ok());
+  REQUIRE(f.store->setProtocolAccess("erin", "pop3", false).ok());
+  auto denied = f.store->authenticate("erin", "pw", "pop3");
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().code == ErrorCode::kDenied);
+  // A wrong password still looks like any wrong password.
+  CHECK(f.store->authenticate("erin", "nope", "pop3").error().code == ErrorCode::kAuthFailed);
+  CHECK(f.store->authenticate("erin", "pw", "imap").ok());
+  auto users = f.store->listUsers();
+  REQUIRE(users.ok());
+  for (const auto& u : *users) {
+    if (u.name == "erin") CHECK(u.denied_protocols == std::vector<std::string>{"pop3"});
+    else CHECK(u.denied_protocols.empty());
+  }
+  REQUIRE(f.store->setProtocolAccess("erin", "pop3", true).ok());
+  CHECK(f.store->authenticate("erin", "pw", "pop3").ok());
+  CHECK(f.store->setProtocolAccess("erin", "smtp", false).code == ErrorCode::kBadArgs);
+  CHECK(f.store->setProtocolAccess("nobody", "imap", false).code == ErrorCode::kNotFound);
+}
