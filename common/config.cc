@@ -240,6 +240,55 @@ const std::vector<KeyDef>& keyTable() {
   return table;
 }
 
+// listener.<name>.<field>; returns "" or the reason.
+std::string setListenerKey(Config& c, const std::string& key, const std::string& v) {
+  size_t dot = key.find('.', 9);
+  if (dot == std::string::npos) return "expected listener.<name>.<field>";
+  std::string lname = key.substr(9, dot - 9), field = key.substr(dot + 1);
+  if (lname.empty() || lname.size() > 32) return "listener name must be 1-32 characters";
+  for (char ch : lname)
+    if (!(islower(static_cast<unsigned char>(ch)) || isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'))
+      return "listener name may use a-z, 0-9, '-' and '_'";
+  ListenerConfig* l = nullptr;
+  for (auto& x : c.listeners)
+    if (x.name == lname) l = &x;
+  if (!l) {
+    c.listeners.push_back(ListenerConfig{});
+    l = &c.listeners.back();
+    l->name = lname;
+  }
+  auto num = [&](uint32_t hi, uint32_t* out) -> std::string {
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || p != v.data() + v.size() || v.empty()) return "'" + v + "' is not a whole number";
+    if (n > hi) return "value " + v + " is out of range 0-" + std::to_string(hi);
+    *out = static_cast<uint32_t>(n);
+    return "";
+  };
+  if (field == "protocol") {
+    if (v != "imap" && v != "pop3" && v != "lmtp") return "'" + v + "' is not one of: imap, pop3, lmtp";
+    l->protocol = v;
+    return "";
+  }
+  if (field == "address") {
+    auto items = splitList(v);
+    if (items.size() != 1) return "one host:port per listener";
+    return parseListen(items[0], &l->addr);
+  }
+  if (field == "max_connections") return num(25000, &l->max_connections);
+  if (field == "max_connections_per_ip") return num(1000, &l->max_connections_per_ip);
+  if (field == "max_connections_per_user") return num(1000, &l->max_connections_per_user);
+  if (field == "allow") return l->allow = splitList(v), "";
+  if (field == "deny") return l->deny = splitList(v), "";
+  if (field == "tls") {
+    if (v != "off") return "'" + v + "': only 'off' until TLS support lands";
+    l->tls = v;
+    return "";
+  }
+  return "unknown listener field '" + field + "' (protocol, address, max_connections, max_connections_per_ip, "
+         "max_connections_per_user, allow, deny, tls)";
+}
+
 }  // namespace
 
 std::string ListenAddr::str() const {
@@ -305,9 +354,23 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
   cfg.source = name;
   std::map<std::string, const KeyDef*> defs;
   for (const auto& d : keyTable()) defs[d.key] = &d;
+  std::map<std::string, int> listener_line;  // name -> first line
   for (const auto& [key, lineno] : key_line) {
     auto it = defs.find(key);
     std::string where = name + ":" + std::to_string(lineno) + ": ";
+    if (it == defs.end() && key.rfind("listener.", 0) == 0) {
+      std::string value;
+      try {
+        value = trim(pc->getRawString(key, ""));
+      } catch (const Poco::Exception& e) {
+        return Error{ErrorCode::kBadArgs, where + key + ": " + e.displayText()};
+      }
+      std::string err = setListenerKey(cfg, key, value);
+      if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
+      std::string lname = key.substr(9, key.find('.', 9) - 9);
+      if (!listener_line.count(lname)) listener_line[lname] = lineno;
+      continue;
+    }
     if (it == defs.end()) return Error{ErrorCode::kBadArgs, where + "unknown key '" + key + "'"};
     std::string value;
     try {
@@ -317,6 +380,11 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
     }
     std::string err = it->second->set(cfg, value);
     if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
+  }
+  for (const auto& l : cfg.listeners) {
+    std::string where = name + ":" + std::to_string(listener_line[l.name]) + ": listener." + l.name + ": ";
+    if (l.protocol.empty()) return Error{ErrorCode::kBadArgs, where + "protocol (imap, pop3, lmtp) is required"};
+    if (l.addr.host.empty()) return Error{ErrorCode::kBadArgs, where + "address (host:port) is required"};
   }
   if (cfg.restart_backoff_max_ms < cfg.restart_backoff_initial_ms)
     return Error{ErrorCode::kBadArgs, name + ": restart.backoff_max_ms must be >= restart.backoff_initial_ms"};

@@ -18,6 +18,19 @@ struct ListenAddr {
   std::string str() const;
 };
 
+// A named listener ("virtual server") from `listener.<name>.<field>` keys:
+// its own address, protocol, limits and access rules.
+struct ListenerConfig {
+  std::string name;      // [a-z0-9_-], 1-32 chars
+  std::string protocol;  // imap, pop3, lmtp
+  ListenAddr addr;
+  uint32_t max_connections = 0;           // 0 = no listener cap
+  uint32_t max_connections_per_ip = 0;    // 0 = the protocol's / server-wide limit
+  uint32_t max_connections_per_user = 0;  // 0 = the protocol's / server-wide limit
+  std::vector<std::string> allow, deny;   // CIDRs, scoped to this listener
+  std::string tls = "off";                // off (TLS modes come with the security work)
+};
+
 struct Config {
   std::string source = "<built-in defaults>";  // the file it came from
 
@@ -66,6 +79,8 @@ struct Config {
   std::vector<std::string> licence_public_keys;  // PEM files or base64 raw keys
   std::vector<std::string> access_allow;     // CIDRs; empty = everyone not denied
   std::vector<std::string> access_deny;
+
+  std::vector<ListenerConfig> listeners;
 
   // The limits for one protocol ("imap", "pop3", "lmtp"), overrides applied.
   Limits limitsFor(const std::string& protocol) const;

@@ -29,6 +29,18 @@ Error Admission::rebuild() {
     Error e = acl.add("allow " + c);
     if (!e.ok()) return Error{ErrorCode::kBadArgs, "access.allow: " + e.message};
   }
+  for (const auto& l : next.listeners) {
+    for (const auto& c : l.deny) {
+      Error e = acl.add("deny " + c + " listener=" + l.name);
+      if (!e.ok() && e.code != ErrorCode::kExists)
+        return Error{ErrorCode::kBadArgs, "listener." + l.name + ".deny: " + e.message};
+    }
+    for (const auto& c : l.allow) {
+      Error e = acl.add("allow " + c + " listener=" + l.name);
+      if (!e.ok() && e.code != ErrorCode::kExists)
+        return Error{ErrorCode::kBadArgs, "listener." + l.name + ".allow: " + e.message};
+    }
+  }
   effective_ = std::move(next);
   trusted_ = std::move(trusted.value());
   config_access_ = std::move(acl);
@@ -124,6 +136,12 @@ Error Admission::loadOverrides(const std::string& text) {
   return e;
 }
 
+const ListenerConfig* Admission::listenerConfig(const std::string& name) const {
+  for (const auto& l : effective_.listeners)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
 std::optional<Refusal> Admission::admitConnection(const std::string& protocol, const std::string& listener,
                                                   const std::string& peer) const {
   auto deny = [](Refusal::Kind k, const char* counter, std::string reason) {
@@ -144,6 +162,17 @@ std::optional<Refusal> Admission::admitConnection(const std::string& protocol, c
   if (own.max_connections && conns_.byProtocol(protocol) >= own.max_connections)
     return deny(Refusal::kMaxConnections, "refused.max_connections",
                 "Connection limit reached (" + std::to_string(own.max_connections) + "), try again later");
+  const ListenerConfig* lc = listenerConfig(listener);
+  if (lc && lc->max_connections && conns_.byListener(listener) >= lc->max_connections)
+    return deny(Refusal::kMaxConnections, "refused.max_connections",
+                "Connection limit of this service reached (" + std::to_string(lc->max_connections) +
+                    "), try again later");
+  if (lc && lc->max_connections_per_ip) {
+    if (!trusted_.contains(peer) && conns_.byPeerOnListener(peer, listener) >= lc->max_connections_per_ip)
+      return deny(Refusal::kPerIp, "refused.per_ip",
+                  "Too many connections from your address (limit " + std::to_string(lc->max_connections_per_ip) + ")");
+    return std::nullopt;
+  }
   if (!trusted_.contains(peer) && conns_.byPeer(peer, protocol) >= lim.max_connections_per_ip)
     return deny(Refusal::kPerIp, "refused.per_ip",
                 "Too many connections from your address (limit " + std::to_string(lim.max_connections_per_ip) +
@@ -154,6 +183,10 @@ std::optional<Refusal> Admission::admitConnection(const std::string& protocol, c
 std::optional<Refusal> Admission::admitLogin(const ConnInfo& conn, const std::string& user) const {
   Config::Limits lim = effective_.limitsFor(conn.protocol);
   size_t have = conns_.byUser(user, conn.protocol);
+  if (const ListenerConfig* lc = listenerConfig(conn.listener); lc && lc->max_connections_per_user) {
+    lim.max_connections_per_user = lc->max_connections_per_user;
+    have = conns_.byUserOnListener(user, conn.listener);
+  }
   if (conn.user == user && have > 0) --have;  // re-login of the same connection
   if (have >= lim.max_connections_per_user)
     return Refusal{Refusal::kPerUser, "refused.per_user",

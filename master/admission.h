@@ -12,6 +12,9 @@
 // - per-IP and per-user limits count within one protocol; <proto>.* overrides
 //   the server-wide value for that protocol. trusted_networks are exempt from
 //   the per-IP limit.
+// - A named listener (listener.<name>.*) may cap its own connections and
+//   override the per-IP / per-user limits; its overrides count within that
+//   listener. Its allow/deny lists are access rules scoped to it.
 // - Lowering a limit never drops sessions; new ones are refused until the
 //   count is under it.
 #include <map>
@@ -67,6 +70,7 @@ class Admission {
 
  private:
   Error rebuild();
+  const ListenerConfig* listenerConfig(const std::string& name) const;
   void merge();
 
   const ConnTable& conns_;

@@ -19,11 +19,14 @@ std::string key(const std::string& a, const std::string& b) { return a + '\n' + 
 void ConnTable::add(ConnInfo c) {
   ++per_peer_[c.peer];
   ++per_peer_proto_[key(c.peer, c.protocol)];
+  ++per_listener_[c.listener];
+  ++per_peer_listener_[c.peer + '\t' + c.listener];
   ++per_worker_[c.worker];
   ++per_protocol_[c.protocol];
   if (!c.user.empty()) {
     ++per_user_[c.user];
     ++per_user_proto_[key(c.user, c.protocol)];
+    ++per_user_listener_[c.user + '\t' + c.listener];
     ++authenticated_;
   }
   conns_[c.id] = std::move(c);
@@ -32,11 +35,14 @@ void ConnTable::add(ConnInfo c) {
 void ConnTable::dropCounts(const ConnInfo& c) {
   dec(per_peer_, c.peer);
   dec(per_peer_proto_, key(c.peer, c.protocol));
+  dec(per_listener_, c.listener);
+  dec(per_peer_listener_, c.peer + '\t' + c.listener);
   dec(per_worker_, c.worker);
   dec(per_protocol_, c.protocol);
   if (!c.user.empty()) {
     dec(per_user_, c.user);
     dec(per_user_proto_, key(c.user, c.protocol));
+    dec(per_user_listener_, c.user + '\t' + c.listener);
     --authenticated_;
   }
 }
@@ -69,11 +75,13 @@ void ConnTable::setUser(uint64_t id, const std::string& user) {
   if (!it->second.user.empty()) {
     dec(per_user_, it->second.user);
     dec(per_user_proto_, key(it->second.user, it->second.protocol));
+    dec(per_user_listener_, it->second.user + '\t' + it->second.listener);
     --authenticated_;
   }
   it->second.user = user;
   ++per_user_[user];
   ++per_user_proto_[key(user, it->second.protocol)];
+  ++per_user_listener_[user + '\t' + it->second.listener];
   ++authenticated_;
 }
 
@@ -89,6 +97,13 @@ size_t ConnTable::byPeer(const std::string& peer, const std::string& protocol) c
 }
 size_t ConnTable::byUser(const std::string& user, const std::string& protocol) const {
   return get(per_user_proto_, key(user, protocol));
+}
+size_t ConnTable::byListener(const std::string& l) const { return get(per_listener_, l); }
+size_t ConnTable::byPeerOnListener(const std::string& peer, const std::string& l) const {
+  return get(per_peer_listener_, peer + '\t' + l);
+}
+size_t ConnTable::byUserOnListener(const std::string& user, const std::string& l) const {
+  return get(per_user_listener_, user + '\t' + l);
 }
 size_t ConnTable::byWorker(int worker) const { return get(per_worker_, worker); }
 size_t ConnTable::byProtocol(const std::string& p) const { return get(per_protocol_, p); }

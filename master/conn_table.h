@@ -38,6 +38,10 @@ class ConnTable {
   // Counts within one protocol ("imap", "pop3", "lmtp").
   size_t byPeer(const std::string& peer, const std::string& protocol) const;
   size_t byUser(const std::string& user, const std::string& protocol) const;
+  // Counts within one listener (virtual server).
+  size_t byListener(const std::string& listener) const;
+  size_t byPeerOnListener(const std::string& peer, const std::string& listener) const;
+  size_t byUserOnListener(const std::string& user, const std::string& listener) const;
   size_t byWorker(int worker) const;
   size_t byProtocol(const std::string& protocol) const;
   std::vector<ConnInfo> all() const;
@@ -50,6 +54,9 @@ class ConnTable {
   std::unordered_map<std::string, size_t> per_user_;
   std::unordered_map<std::string, size_t> per_peer_proto_;  // peer + '\n' + protocol
   std::unordered_map<std::string, size_t> per_user_proto_;
+  std::unordered_map<std::string, size_t> per_listener_;
+  std::unordered_map<std::string, size_t> per_peer_listener_;  // peer + '\t' + listener
+  std::unordered_map<std::string, size_t> per_user_listener_;
   std::unordered_map<int, size_t> per_worker_;
   std::map<std::string, size_t> per_protocol_;
   size_t authenticated_ = 0;

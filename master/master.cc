@@ -54,7 +54,23 @@ bool Master::bindListeners(std::string* err) {
     }
     return true;
   };
-  return add("imap", cfg_.imap_listen) && add("pop3", cfg_.pop3_listen) && add("lmtp", cfg_.lmtp_listen);
+  if (!(add("imap", cfg_.imap_listen) && add("pop3", cfg_.pop3_listen) && add("lmtp", cfg_.lmtp_listen)))
+    return false;
+  for (const auto& lc : cfg_.listeners) {
+    int fd = net::listenTcp(lc.addr, err);
+    if (fd < 0) {
+      *err = "listener." + lc.name + ": " + *err;
+      return false;
+    }
+    Listener l;
+    l.name = lc.name;
+    l.protocol = lc.protocol;
+    l.addr = lc.addr;
+    l.addr.port = net::localPort(fd);
+    l.fd = fd;
+    listeners_.push_back(l);
+  }
+  return true;
 }
 
 void Master::writePortsFile() {
@@ -62,7 +78,13 @@ void Master::writePortsFile() {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    for (const auto& l : listeners_) out << l.protocol << ' ' << l.addr.host << ' ' << l.addr.port << '\n';
+    // "imap 127.0.0.1 1143 [name]": the name is given for named listeners.
+    for (const auto& l : listeners_) {
+      out << l.protocol << ' ' << l.addr.host << ' ' << l.addr.port;
+      for (const auto& lc : cfg_.listeners)
+        if (lc.name == l.name) out << ' ' << l.name;
+      out << '\n';
+    }
   }
   rename(tmp.c_str(), path.c_str());
 }
@@ -214,9 +236,14 @@ void Master::startChildren() {
     uint32_t n = workerCount(configured);
     for (uint32_t i = 0; i < n; ++i) sup_->add(kind, kind + "#" + std::to_string(i));
   };
-  pool("imapd", cfg_.imap_workers, !cfg_.imap_listen.empty());
-  pool("pop3d", cfg_.pop3_workers, !cfg_.pop3_listen.empty());
-  pool("lmtpd", cfg_.lmtp_workers, !cfg_.lmtp_listen.empty());
+  auto serves = [&](const std::string& proto) {
+    for (const auto& l : listeners_)
+      if (l.protocol == proto) return true;
+    return false;
+  };
+  pool("imapd", cfg_.imap_workers, serves("imap"));
+  pool("pop3d", cfg_.pop3_workers, serves("pop3"));
+  pool("lmtpd", cfg_.lmtp_workers, serves("lmtp"));
   for (size_t i = 0; i < listeners_.size(); ++i) {
     loop_.add(listeners_[i].fd, EPOLLIN, [this, i](uint32_t) { onAccept(i); });
     log::info("listening", {{"proto", listeners_[i].protocol}, {"addr", listeners_[i].addr.str()}});
@@ -239,6 +266,10 @@ std::string Master::reload() {
   next.imap_listen = cfg_.imap_listen;
   next.pop3_listen = cfg_.pop3_listen;
   next.lmtp_listen = cfg_.lmtp_listen;
+  // Listener addresses need a restart; their limits and rules apply now.
+  for (auto& l : next.listeners)
+    for (const auto& old : cfg_.listeners)
+      if (old.name == l.name) l.addr = old.addr;
   next.data_dir = cfg_.data_dir;
   next.run_dir = cfg_.run_dir;
   cfg_ = next;

@@ -77,3 +77,31 @@ TEST_CASE("config: docs/config.md carries the current key table") {
   CHECK_MESSAGE(ss.str().find(configReference()) != std::string::npos,
                 "regenerate the table: build/master/postern-master --config-reference");
 }
+
+TEST_CASE("config: named listeners (virtual servers)") {
+  auto c = parseConfig(
+      "listener.corp.protocol = imap\n"
+      "listener.corp.address = 127.0.0.1:0\n"
+      "listener.corp.max_connections = 50\n"
+      "listener.corp.max_connections_per_ip = 5\n"
+      "listener.corp.allow = 10.0.0.0/8, 127.0.0.0/8\n",
+      "t.conf");
+  REQUIRE_MESSAGE(c.ok(), c.error().message);
+  REQUIRE(c->listeners.size() == 1);
+  CHECK(c->listeners[0].name == "corp");
+  CHECK(c->listeners[0].protocol == "imap");
+  CHECK(c->listeners[0].max_connections == 50);
+  CHECK(c->listeners[0].allow.size() == 2);
+
+  auto noproto = parseConfig("\nlistener.x.address = 127.0.0.1:1\n", "t.conf");
+  REQUIRE_FALSE(noproto.ok());
+  CHECK(noproto.error().message == "t.conf:2: listener.x: protocol (imap, pop3, lmtp) is required");
+  auto badfield = parseConfig("listener.x.colour = red\n", "t.conf");
+  REQUIRE_FALSE(badfield.ok());
+  CHECK(badfield.error().message.find("unknown listener field 'colour'") != std::string::npos);
+  auto badname = parseConfig("listener.X.protocol = imap\n", "t.conf");
+  REQUIRE_FALSE(badname.ok());
+  auto range = parseConfig("listener.x.protocol = imap\nlistener.x.address = 127.0.0.1:1\nlistener.x.max_connections_per_ip = 5000\n", "t.conf");
+  REQUIRE_FALSE(range.ok());
+  CHECK(range.error().message == "t.conf:3: listener.x.max_connections_per_ip: value 5000 is out of range 0-1000");
+}
