@@ -118,9 +118,18 @@ void CommandContext::finish(std::string_view status, std::string_view text) {
   session_->commandDone();
 }
 
-void CommandContext::ok(std::string_view text) { finish("OK", text); }
-void CommandContext::no(std::string_view text) { finish("NO", text); }
-void CommandContext::bad(std::string_view text) { finish("BAD", text); }
+void CommandContext::ok(std::string_view text) {
+  session_->noteGood();
+  finish("OK", text);
+}
+void CommandContext::no(std::string_view text) {
+  session_->noteGood();
+  finish("NO", text);
+}
+void CommandContext::bad(std::string_view text) {
+  finish("BAD", text);
+  session_->noteBad();
+}
 void CommandContext::fail(const Error& e, std::string_view what) {
   finish("NO", imapNoText(e, std::string(what)));
 }

@@ -134,6 +134,7 @@ void Session::processInput() {
       }
       std::string tag = ev.error.tag.empty() ? "*" : ev.error.tag;
       write(tag + " BAD " + ev.error.reason + "\r\n");
+      noteBad();
       continue;
     }
     dispatch(std::move(ev.command));
@@ -147,6 +148,7 @@ void Session::dispatch(imap::Command cmd) {
   if (name == "UID") {
     if (cmd.args.empty() || cmd.args[0].type != imap::Arg::kAtom) {
       write(cmd.tag + " BAD UID needs a command\r\n");
+      noteBad();
       return;
     }
     name = upper(cmd.args[0].value);
@@ -157,18 +159,22 @@ void Session::dispatch(imap::Command cmd) {
   const CommandDef* def = findCommand(name);
   if (!def || (uid && !(def->flags & kUidVariant))) {
     write(cmd.tag + " BAD Unknown command " + (uid ? "UID " : "") + name.substr(0, 40) + "\r\n");
+    noteBad();
     return;
   }
   if ((def->flags & kNotAuthOnly) && state_ != State::kNotAuthenticated) {
     write(cmd.tag + " BAD Already authenticated\r\n");
+    noteBad();
     return;
   }
   if ((def->flags & (kAuthOnly | kSelectedOnly)) && state_ == State::kNotAuthenticated) {
     write(cmd.tag + " BAD Please log in first\r\n");
+    noteBad();
     return;
   }
   if ((def->flags & kSelectedOnly) && state_ != State::kSelected) {
     write(cmd.tag + " BAD No mailbox selected\r\n");
+    noteBad();
     return;
   }
   busy_ = true;
@@ -191,6 +197,13 @@ void Session::dispatch(imap::Command cmd) {
     return;
   }
   def->run(*ctx);
+}
+
+void Session::noteBad() {
+  if (++bad_in_a_row_ >= kMaxBadCommands) {
+    log::info("too many invalid commands", {{"session", id_}, {"user", user_}, {"ip", peer_}});
+    bye("Too many invalid IMAP commands.");
+  }
 }
 
 void Session::commandDone() {

@@ -51,6 +51,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Command completion: called once by every command (via CommandContext).
   void commandDone();
+  // Counts a BAD answer; after kMaxBadCommands in a row the client is
+  // disconnected with BYE (a confused or hostile client). Any accepted
+  // command resets the count.
+  void noteBad();
+  void noteGood() { bad_in_a_row_ = 0; }
+  static constexpr int kMaxBadCommands = 20;
 
   // IDLE / AUTHENTICATE continuation: the next raw line goes to `cb`.
   void readRawLine(std::function<void(std::string line)> cb);
@@ -114,6 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point last_input_;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
+  int bad_in_a_row_ = 0;
 };
 
 }  // namespace postern::imapd

@@ -395,3 +395,16 @@ TEST_CASE("imap session: DONE and the next command in one packet") {
   c->write("DONE\r\nn NOOP\r\n");
   CHECK(readTagged(*c, "n") == "i OK IDLE terminated\r\nn OK NOOP completed\r\n");
 }
+
+TEST_CASE("imap session: too many invalid commands in a row end with BYE") {
+  World w;
+  auto c = w.connect();
+  // A good command in between resets the count.
+  for (int i = 0; i < imapd::Session::kMaxBadCommands - 1; ++i) CHECK(run(*c, "x" + std::to_string(i), "BOGUS").find("BAD") != std::string::npos);
+  CHECK(run(*c, "n", "NOOP") == "n OK NOOP completed\r\n");
+  for (int i = 0; i < imapd::Session::kMaxBadCommands - 1; ++i) run(*c, "y" + std::to_string(i), "BOGUS");
+  c->write("z BOGUS\r\n");
+  std::string tail = c->readUntil("* BYE Too many invalid IMAP commands.\r\n");
+  CHECK(tail == "z BAD Unknown command BOGUS\r\n* BYE Too many invalid IMAP commands.\r\n");
+  CHECK(c->closedByPeer());
+}
