@@ -35,6 +35,7 @@ int usage() {
       "  status\n"
       "  deliver USER [--mailbox M] < message\n"
       "  reload\n"
+      "  verify [USER]                    (read every message; list damaged ones, exit 1 if any)\n"
       "  limits show | limits set KEY=VALUE... | limits reset KEY...|all\n"
       "  licence show | licence install FILE\n"
       "  licence keygen --out PREFIX                 (vendor side)\n"
@@ -189,6 +190,22 @@ int main(int argc, char** argv) {
     }
     q.set_body(std::move(body));
     return finish(o, stub->Deliver(ctx().get(), q, &r), r);
+  }
+  if (a[0] == "verify" && a.size() <= 2) {
+    apb::VerifyRequest q;
+    if (a.size() == 2) q.set_user(a[1]);
+    apb::VerifyResponse res;
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::hours(2));
+    auto st = stub->Verify(c.get(), q, &res);
+    if (st.ok() && !o.json) {
+      for (const auto& d : res.damaged())
+        printf("DAMAGED user=%s mailbox=%s uid=%u: %s\n", d.user().c_str(), d.mailbox().c_str(), d.uid(),
+               d.reason().c_str());
+      printf("%llu message(s) checked, %d damaged\n", static_cast<unsigned long long>(res.checked()),
+             res.damaged_size());
+    }
+    return finish(o, st, res.result(), &res);
   }
   if (a[0] == "reload" && a.size() == 1) return finish(o, stub->Reload(ctx().get(), apb::Empty(), &r), r);
   if (a[0] == "limits") return cmdLimits(o, *stub);

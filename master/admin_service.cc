@@ -108,6 +108,29 @@ class AdminServiceImpl final : public apb::Admin::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Verify(grpc::ServerContext*, const apb::VerifyRequest* req, apb::VerifyResponse* res) override {
+    spb::VerifyRequest q;
+    q.set_user(req->user());
+    spb::VerifyResponse r;
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::hours(2));  // reads every body
+    auto st = store_->Verify(c.get(), q, &r);
+    fill(res->mutable_result(), st, r.error(), "");
+    res->set_checked(r.checked());
+    for (const auto& d : r.damaged()) {
+      auto* o = res->add_damaged();
+      o->set_user(d.user());
+      o->set_mailbox(d.mailbox());
+      o->set_uid(d.uid());
+      o->set_reason(d.reason());
+    }
+    if (res->result().ok() && r.damaged_size() > 0) {
+      res->mutable_result()->set_ok(false);
+      res->mutable_result()->set_message(std::to_string(r.damaged_size()) + " damaged message(s)");
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status Reload(grpc::ServerContext*, const apb::Empty*, apb::Result* res) override {
     std::string err = "master is shutting down";
     master_.runOnLoop([&] { err = master_.reload(); });

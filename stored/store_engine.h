@@ -110,6 +110,20 @@ class StoreEngine {
   using OnBody = std::function<bool(uint32_t uid, Result<std::string> body)>;
   Error fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                     const OnBody& on_body);
+  // ---- integrity ----
+  struct Damaged {
+    std::string user, mailbox;
+    uint32_t uid = 0;
+    std::string reason;
+  };
+  struct VerifyReport {
+    uint64_t checked = 0;  // messages read
+    std::vector<Damaged> damaged;
+  };
+  // Reads every message of `user` (or of every user when empty) and checks
+  // its integrity. Slow (reads all bodies); never holds a long transaction.
+  Result<VerifyReport> verify(const std::string& user);
+
   // Unknown uids are ignored. kLimit when the keyword table would overflow.
   Result<StoreFlagsResult> storeFlags(const StoreFlagsArgs& args);
   Result<ExpungeResult> expunge(const std::string& user, uint32_t mailbox_id,

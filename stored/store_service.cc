@@ -115,6 +115,26 @@ grpc::Status StoreService::SetUserAccess(Ctx*, const pb::SetUserAccessRequest* r
   return grpc::Status::OK;
 }
 
+grpc::Status StoreService::Verify(Ctx*, const pb::VerifyRequest* req, pb::VerifyResponse* resp) {
+  auto r = engine_->verify(req->user());
+  if (r.ok()) {
+    resp->set_checked(r->checked);
+    for (const auto& d : r->damaged) {
+      auto* o = resp->add_damaged();
+      o->set_user(d.user);
+      o->set_mailbox(d.mailbox);
+      o->set_uid(d.uid);
+      o->set_reason(d.reason);
+      log::error("damaged message", {{"user", d.user}, {"mailbox", d.mailbox}, {"uid", std::to_string(d.uid)},
+                                     {"reason", d.reason}});
+    }
+    log::info("verify finished", {{"user", req->user()}, {"checked", std::to_string(r->checked)},
+                                  {"damaged", std::to_string(r->damaged.size())}});
+  }
+  setError(resp->mutable_error(), logged("verify", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
 grpc::Status StoreService::UserExists(Ctx*, const pb::UserExistsRequest* req, pb::UserExistsResponse* resp) {
   auto r = engine_->usersExist(strings(req->users()));
   if (r.ok())

@@ -29,6 +29,7 @@ class StoreService final : public pb::Store::Service {
   grpc::Status DeleteUser(Ctx*, const pb::DeleteUserRequest*, pb::SimpleResponse*) override;
   grpc::Status SetPassword(Ctx*, const pb::SetPasswordRequest*, pb::SimpleResponse*) override;
   grpc::Status SetUserAccess(Ctx*, const pb::SetUserAccessRequest*, pb::SimpleResponse*) override;
+  grpc::Status Verify(Ctx*, const pb::VerifyRequest*, pb::VerifyResponse*) override;
   grpc::Status UserExists(Ctx*, const pb::UserExistsRequest*, pb::UserExistsResponse*) override;
   grpc::Status ListUsers(Ctx*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
   grpc::Status ListMailboxes(Ctx*, const pb::ListMailboxesRequest*, pb::ListMailboxesResponse*) override;

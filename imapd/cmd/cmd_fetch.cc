@@ -149,6 +149,7 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
           ++job->failed;
           job->fail_code = body.error().code;
           log::error("fetch: message cannot be read", {{"session", s.id()}, {"user", s.user()},
+                                                       {"mailbox", v->name()},
                                                        {"uid", std::to_string(uid)},
                                                        {"error", std::string(errorName(body.error().code)) + " " +
                                                                      body.error().message}});

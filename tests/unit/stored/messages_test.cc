@@ -345,6 +345,20 @@ TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
   CHECK(bodies[2] == "good two\r\n");
   CHECK(seen[3].second.code == ErrorCode::kExpunged);
 
+  // posternctl verify finds exactly the damaged one, with user, mailbox, uid.
+  auto report = f.store->verify("");
+  REQUIRE(report.ok());
+  CHECK(report->checked == 3);
+  REQUIRE(report->damaged.size() == 1);
+  CHECK(report->damaged[0].user == "alice");
+  CHECK(report->damaged[0].mailbox == "INBOX");
+  CHECK(report->damaged[0].uid == 2);
+  CHECK(report->damaged[0].reason == "body checksum mismatch");
+  auto one = f.store->verify("alice");
+  REQUIRE(one.ok());
+  CHECK(one->damaged.size() == 1);
+  CHECK(f.store->verify("nobody").error().code == ErrorCode::kNotFound);
+
   // on_body returning false stops the stream.
   int calls = 0;
   f.store->fetchBodies("alice", id, {1, 3}, [&](uint32_t, Result<std::string>) { return ++calls < 1; });
