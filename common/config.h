@@ -79,6 +79,9 @@ struct Config {
   std::vector<std::string> licence_public_keys;  // PEM files or base64 raw keys
   std::vector<std::string> access_allow;     // CIDRs; empty = everyone not denied
   std::vector<std::string> access_deny;
+  bool access_dns = false;                  // domain rules via forward-confirmed reverse DNS
+  std::vector<std::string> access_allow_domains;
+  std::vector<std::string> access_deny_domains;
 
   std::vector<ListenerConfig> listeners;
 

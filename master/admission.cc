@@ -149,7 +149,11 @@ std::optional<Refusal> Admission::admitConnection(const std::string& protocol, c
   };
   if (!merged_.empty()) {
     auto d = merged_.decide(peer, protocol, listener);
-    if (!d.allowed) return deny(Refusal::kAccess, "refused.access", "Access denied for your address");
+    if (!d.allowed) {
+      Refusal r = deny(Refusal::kAccess, "refused.access", "Access denied for your address");
+      r.detail = d.reason;
+      return r;
+    }
   }
 
   Config::Limits lim = effective_.limitsFor(protocol);
@@ -177,6 +181,35 @@ std::optional<Refusal> Admission::admitConnection(const std::string& protocol, c
     return deny(Refusal::kPerIp, "refused.per_ip",
                 "Too many connections from your address (limit " + std::to_string(lim.max_connections_per_ip) +
                     ")");
+  return std::nullopt;
+}
+
+bool Admission::needsDns() const {
+  return effective_.access_dns &&
+         (!effective_.access_allow_domains.empty() || !effective_.access_deny_domains.empty());
+}
+
+bool Admission::inDomain(const std::string& name, const std::string& domain) {
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    while (!s.empty() && s.back() == '.') s.pop_back();
+    if (!s.empty() && s.front() == '.') s.erase(0, 1);
+    return s;
+  };
+  std::string n = lower(name), d = lower(domain);
+  if (n.empty() || d.empty()) return false;
+  return n == d || (n.size() > d.size() && n.compare(n.size() - d.size(), d.size(), d) == 0 &&
+                    n[n.size() - d.size() - 1] == '.');
+}
+
+std::optional<Refusal> Admission::admitDomain(const std::string& confirmed_name) const {
+  for (const auto& d : effective_.access_deny_domains)
+    if (inDomain(confirmed_name, d)) return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host"};
+  if (!effective_.access_allow_domains.empty()) {
+    for (const auto& d : effective_.access_allow_domains)
+      if (inDomain(confirmed_name, d)) return std::nullopt;
+    return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host"};
+  }
   return std::nullopt;
 }
 

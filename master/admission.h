@@ -33,6 +33,7 @@ struct Refusal {
   Kind kind = kMaxConnections;
   std::string counter;  // "refused.per_ip", shown by posternctl status
   std::string reason;   // for the client and the log
+  std::string detail;   // for the log only: the rule that decided
 };
 
 class Admission {
@@ -65,6 +66,13 @@ class Admission {
   std::optional<Refusal> admitConnection(const std::string& protocol, const std::string& listener,
                                          const std::string& peer) const;
   std::optional<Refusal> admitLogin(const ConnInfo& conn, const std::string& user) const;
+  // Domain rules (access.dns): whether a connection must wait for its
+  // forward-confirmed reverse DNS name, and the decision once known
+  // (`confirmed_name` empty when the address has no confirmed name).
+  bool needsDns() const;
+  std::optional<Refusal> admitDomain(const std::string& confirmed_name) const;
+  // "mail.example.com" is in "example.com" and in "mail.example.com".
+  static bool inDomain(const std::string& name, const std::string& domain);
 
   const Config& effective() const { return effective_; }
 

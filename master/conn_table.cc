@@ -85,6 +85,14 @@ void ConnTable::setUser(uint64_t id, const std::string& user) {
   ++authenticated_;
 }
 
+void ConnTable::setWorker(uint64_t id, int worker) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  dec(per_worker_, it->second.worker);
+  it->second.worker = worker;
+  ++per_worker_[worker];
+}
+
 const ConnInfo* ConnTable::find(uint64_t id) const {
   auto it = conns_.find(id);
   return it == conns_.end() ? nullptr : &it->second;

@@ -29,6 +29,8 @@ class ConnTable {
   // Removes every connection held by `worker`; returns how many.
   size_t removeWorker(int worker);
   void setUser(uint64_t id, const std::string& user);
+  // Moves a connection to `worker` (a pending connection has worker -1).
+  void setWorker(uint64_t id, int worker);
   const ConnInfo* find(uint64_t id) const;
 
   size_t total() const { return conns_.size(); }

@@ -127,37 +127,66 @@ void Master::onAccept(size_t li) {
     if (auto r = admission_.admitConnection(l.protocol, l.name, peer)) {
       ++counters_[r->counter];
       log::warn("connection refused", {{"proto", l.protocol}, {"ip", peer}, {"listener", l.name},
-                                       {"reason", r->reason}});
+                                       {"reason", r->reason}, {"rule", r->detail}});
       refuse(fd, l.protocol, r->reason);
       continue;
     }
-    ++counters_["accepted"];
-    int w = pickWorker(l.protocol + "d");
-    if (w < 0) {
-      ++counters_["refused.no_worker"];
-      log::warn("connection refused: no worker", {{"proto", l.protocol}, {"ip", peer}});
-      refuse(fd, l.protocol, "Service temporarily unavailable, try again later");
-      continue;
-    }
+    // Counted from here on (a pending DNS check holds its slot, so limits
+    // stay exact while lookups run).
     uint64_t id = next_conn_++;
-    if (!sup_->send(w, ipc::makeMsg(ipc::MsgType::kNewConn, id, port, peer, l.protocol), fd)) {
-      ++counters_["refused.handoff_failed"];
-      refuse(fd, l.protocol, "Service temporarily unavailable, try again later");
-      continue;
-    }
-    close(fd);
     ConnInfo c;
     c.id = id;
     c.protocol = l.protocol;
     c.listener = l.name;
     c.peer = peer;
-    c.worker = w;
+    c.worker = -1;
     c.since = time(nullptr);
     conns_.add(std::move(c));
-    log::debug("connection handed over", {{"proto", l.protocol}, {"ip", peer},
-                                          {"conn", std::to_string(id)},
-                                          {"worker", sup_->children()[static_cast<size_t>(w)].name}});
+    if (!admission_.needsDns()) {
+      handOff(id, fd, port);
+      continue;
+    }
+    dns_->lookup(peer, [this, id, fd, port](const std::string& name) {
+      const ConnInfo* c = conns_.find(id);
+      if (!c) {
+        close(fd);
+        return;
+      }
+      if (auto r = admission_.admitDomain(name)) {
+        ++counters_[r->counter];
+        log::warn("connection refused", {{"proto", c->protocol}, {"ip", c->peer}, {"host", name},
+                                         {"listener", c->listener}, {"reason", r->reason}});
+        refuse(fd, c->protocol, r->reason);
+        conns_.remove(id);
+        return;
+      }
+      handOff(id, fd, port);
+    });
   }
+}
+
+void Master::handOff(uint64_t id, int fd, uint16_t port) {
+  const ConnInfo* c = conns_.find(id);
+  std::string protocol = c->protocol, peer = c->peer;
+  int w = shutting_down_ ? -1 : pickWorker(protocol + "d");
+  if (w < 0) {
+    ++counters_["refused.no_worker"];
+    log::warn("connection refused: no worker", {{"proto", protocol}, {"ip", peer}});
+    refuse(fd, protocol, "Service temporarily unavailable, try again later");
+    conns_.remove(id);
+    return;
+  }
+  if (!sup_->send(w, ipc::makeMsg(ipc::MsgType::kNewConn, id, port, peer, protocol), fd)) {
+    ++counters_["refused.handoff_failed"];
+    refuse(fd, protocol, "Service temporarily unavailable, try again later");
+    conns_.remove(id);
+    return;
+  }
+  close(fd);
+  ++counters_["accepted"];
+  conns_.setWorker(id, w);
+  log::debug("connection handed over", {{"proto", protocol}, {"ip", peer}, {"conn", std::to_string(id)},
+                                        {"worker", sup_->children()[static_cast<size_t>(w)].name}});
 }
 
 void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
@@ -393,6 +422,7 @@ int Master::run() {
     if (!shutting_down_) startChildren();
   });
 
+  dns_ = std::make_unique<ReverseDns>(loop_);
   admin_ = std::make_unique<AdminServer>(*this);
   if (!admin_->start(cfg_.adminSocket(), cfg_.storeTarget(), &err)) {
     log::error("cannot start the admin API", {{"error", err}});

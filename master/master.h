@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn_table.h"
 #include "licence.h"
+#include "reverse_dns.h"
 #include "seat_ledger.h"
 #include "event_loop.h"
 #include "supervisor.h"
@@ -90,6 +91,8 @@ class Master {
   void beginShutdown();
   void checkShutdownDone();
   void refuse(int fd, const std::string& protocol, const std::string& why);
+  // Gives counted connection `id` to the least-loaded worker, or refuses it.
+  void handOff(uint64_t id, int fd, uint16_t port);
   void loadGovernanceState();
   void loadLicence();
   void releaseSeat(uint64_t conn);
@@ -109,6 +112,7 @@ class Master {
   EventLoop loop_;
   std::unique_ptr<Supervisor> sup_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<ReverseDns> dns_;
   std::vector<Listener> listeners_;
   ConnTable conns_;
   Admission admission_{conns_};

@@ -59,6 +59,31 @@ def wait_until(pred, timeout, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def run_together(fn, args_list, timeout=60):
+    """Runs fn(*args) for every args in args_list, each in its own thread, released at once
+    (a barrier). Returns the results in order; an exception becomes ("error", repr(e)).
+    Bounded: threads still running after `timeout` leave None in their slot."""
+    import threading
+    results = [None] * len(args_list)
+    go = threading.Barrier(len(args_list) + 1, timeout=timeout)
+
+    def run(i, args):
+        try:
+            go.wait()
+            results[i] = fn(*args)
+        except Exception as e:  # noqa: BLE001 - returned to the caller
+            results[i] = ("error", repr(e))
+
+    threads = [threading.Thread(target=run, args=(i, a), daemon=True) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    go.wait()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return results
+
+
 def crlf(text):
     """A message in wire form: str or bytes, any line ends -> bytes with CRLF, ending in CRLF."""
     if isinstance(text, str):
@@ -135,8 +160,10 @@ def pid_alive(pid):
 class RawClient:
     """A line-oriented TCP client for exact-bytes checks (IMAP IDLE, bad input, LMTP)."""
 
-    def __init__(self, port, timeout=TIMEOUT):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, timeout=TIMEOUT, source=None):
+        # source: a local address to connect from (e.g. "127.0.0.2") to act as another client.
+        self.sock = socket.create_connection((HOST, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):
@@ -179,8 +206,8 @@ class RawClient:
 class RawImap(RawClient):
     """Raw IMAP: command() returns (untagged lines, tagged line) without interpretation."""
 
-    def __init__(self, port, timeout=TIMEOUT):
-        super().__init__(port, timeout)
+    def __init__(self, port, timeout=TIMEOUT, source=None):
+        super().__init__(port, timeout, source)
         self.greeting = self.readline()
         self.n = 0
 
@@ -213,11 +240,30 @@ class RawImap(RawClient):
             raise Failure("raw LOGIN failed: %r" % t)
 
 
+class RawPop3(RawClient):
+    """Raw POP3: cmd() returns the status line, exactly as sent."""
+
+    def __init__(self, port, timeout=TIMEOUT, source=None):
+        super().__init__(port, timeout, source)
+        self.greeting = self.readline()
+
+    def cmd(self, text, timeout=None):
+        self.send(text + "\r\n")
+        return self.readline(timeout)
+
+    def login(self, user="demo", password="demo"):
+        """Returns the reply to PASS (after USER); raises unless USER got +OK."""
+        r = self.cmd("USER %s" % user)
+        if not r.startswith(b"+OK"):
+            raise Failure("raw USER failed: %r" % r)
+        return self.cmd("PASS %s" % password)
+
+
 class Lmtp(RawClient):
     """Raw LMTP: per-recipient DATA replies, which smtplib.LMTP does not read."""
 
-    def __init__(self, port, timeout=TIMEOUT):
-        super().__init__(port, timeout)
+    def __init__(self, port, timeout=TIMEOUT, source=None):
+        super().__init__(port, timeout, source)
         self.greeting = self.reply()
 
     def reply(self):
@@ -292,7 +338,34 @@ class Appliance:
         self.config_path = os.path.join(self.tmp, "postern.conf")
         self.log_path = os.path.join(self.tmp, "master.log")
         self.write_config()
-        self.log = open(self.log_path, "wb")
+        return self._launch(timeout, "wb")
+
+    def restart(self, timeout=15, while_stopped=None):
+        """SIGTERM (asserting exit 0), then a new master on the same config and data dir.
+        while_stopped: called with nothing running (e.g. to edit state files)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.failed = True
+            self.dump_log()
+            self.kill()
+            raise Failure("postern-master did not exit within %ss of SIGTERM" % timeout) from None
+        if rc != 0:
+            self.failed = True
+            raise Failure("postern-master exited with %s after SIGTERM, want 0" % rc)
+        wait_until(lambda: not pids_with_cmdline(self.tmp), 5, 0.05, "the old processes to exit")
+        for stale in (os.path.join(self.run_dir, "ports"), self.admin_socket):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(stale)
+        if getattr(self, "log", None) and not self.log.closed:
+            self.log.close()
+        if while_stopped is not None:
+            while_stopped()
+        return self._launch(timeout, "ab")
+
+    def _launch(self, timeout, log_mode):
+        self.log = open(self.log_path, log_mode)
         self.proc = subprocess.Popen([MASTER, "--config", self.config_path], cwd=self.tmp,
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -414,7 +487,7 @@ class Appliance:
 
     # --- diagnostics ----------------------------------------------------------------------
     def log_text(self):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):  # ValueError: closed after stop()
             self.log.flush()
         try:
             with open(self.log_path, "rb") as f:
@@ -453,6 +526,19 @@ class Appliance:
             return json.loads(r.stdout)
         except ValueError:
             raise Failure("posternctl --json status printed no JSON: %r" % r.stdout) from None
+
+    def ctl_json(self, *args, check=True):
+        """posternctl --json ARGS, parsed; raises Failure unless it printed JSON."""
+        r = self.ctl("--json", *args, check=check)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            raise Failure("posternctl --json %s printed no JSON: %r %r"
+                          % (" ".join(map(str, args)), r.stdout, r.stderr)) from None
+
+    def counters(self):
+        """status counters as ints (a missing counter is 0: use .get(name, 0))."""
+        return {k: int(v) for k, v in self.status().get("counters", {}).items()}
 
     def processes(self, kind=None):
         procs = self.status().get("processes", [])
