@@ -145,7 +145,7 @@ const ListenerConfig* Admission::listenerConfig(const std::string& name) const {
 std::optional<Refusal> Admission::admitConnection(const std::string& protocol, const std::string& listener,
                                                   const std::string& peer) const {
   auto deny = [](Refusal::Kind k, const char* counter, std::string reason) {
-    return Refusal{k, counter, std::move(reason)};
+    return Refusal{k, counter, std::move(reason), ""};
   };
   if (!merged_.empty()) {
     auto d = merged_.decide(peer, protocol, listener);
@@ -204,11 +204,11 @@ bool Admission::inDomain(const std::string& name, const std::string& domain) {
 
 std::optional<Refusal> Admission::admitDomain(const std::string& confirmed_name) const {
   for (const auto& d : effective_.access_deny_domains)
-    if (inDomain(confirmed_name, d)) return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host"};
+    if (inDomain(confirmed_name, d)) return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host", "domain rule"};
   if (!effective_.access_allow_domains.empty()) {
     for (const auto& d : effective_.access_allow_domains)
       if (inDomain(confirmed_name, d)) return std::nullopt;
-    return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host"};
+    return Refusal{Refusal::kAccess, "refused.access", "Access denied for your host", "domain rule"};
   }
   return std::nullopt;
 }
@@ -223,7 +223,7 @@ std::optional<Refusal> Admission::admitLogin(const ConnInfo& conn, const std::st
   if (conn.user == user && have > 0) --have;  // re-login of the same connection
   if (have >= lim.max_connections_per_user)
     return Refusal{Refusal::kPerUser, "refused.per_user",
-                   "Too many sessions for this user (limit " + std::to_string(lim.max_connections_per_user) + ")"};
+                   "Too many sessions for this user (limit " + std::to_string(lim.max_connections_per_user) + ")", ""};
   return std::nullopt;
 }
 

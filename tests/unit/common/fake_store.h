@@ -57,6 +57,10 @@ class FakeStore : public StoreClient {
   int deliver_calls = 0;
   int fetch_pauses = 0;  // on_body returned false
   int fetch_calls = 0;
+  // Locks by {user, name}: {owner, expiry in now_ms}. acquireLock counts in lock_calls.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, int64_t>> locks;
+  int64_t now_ms = 0;
+  int lock_calls = 0;
 
   // ---- setup helpers -----------------------------------------------------
   Folder& folder(const std::string& user, const std::string& name) {
@@ -446,6 +450,36 @@ class FakeStore : public StoreClient {
     }
     notify(changes);
     post(cb, Result<CopyResult>(res));
+  }
+
+  // Locks: owner and expiry (FakeStore::now_ms, advanced by tests) per
+  // user + name, as stored/store_locks.h keeps them.
+  void acquireLock(const std::string& user, const std::string& name, const std::string& owner,
+                   uint32_t lease_ms, Done cb) override {
+    ++lock_calls;
+    if (failedDone(cb)) return;
+    auto& l = locks[{user, name}];
+    if (!l.first.empty() && l.first != owner && l.second > now_ms)
+      return done(cb, Error{ErrorCode::kInUse, "locked by " + l.first});
+    l = {owner, now_ms + lease_ms};
+    done(cb, Error::none());
+  }
+  void releaseLock(const std::string& user, const std::string& name, const std::string& owner,
+                   Done cb) override {
+    auto it = locks.find({user, name});
+    if (it != locks.end() && it->second.first == owner) locks.erase(it);
+    done(cb, Error::none());
+  }
+  void releaseLocks(const std::string& owner_prefix, const std::string& keep_prefix,
+                    Callback<uint32_t> cb) override {
+    uint32_t n = 0;
+    std::erase_if(locks, [&](const auto& kv) {
+      const std::string& o = kv.second.first;
+      bool hit = o.starts_with(owner_prefix) && (keep_prefix.empty() || !o.starts_with(keep_prefix));
+      n += hit ? 1 : 0;
+      return hit;
+    });
+    post(cb, Result<uint32_t>(n));
   }
 
   void watch(OnChanges on_changes, std::function<void()> on_resync) override {

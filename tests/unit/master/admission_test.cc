@@ -130,3 +130,23 @@ TEST_CASE("admission: access rules, deny wins, scoped to protocol and listener")
   CHECK(full->kind == Refusal::kMaxConnections);
   CHECK(w.adm.configure(cfg("trusted_networks = 300.0.0.0/8\n")).code == ErrorCode::kBadArgs);
 }
+
+TEST_CASE("admission: domain rules by confirmed DNS name, only when access.dns is on") {
+  CHECK(Admission::inDomain("mail.example.com", "example.com"));
+  CHECK(Admission::inDomain("Example.COM.", "example.com"));
+  CHECK(Admission::inDomain("a.b.example.com", ".example.com"));
+  CHECK_FALSE(Admission::inDomain("badexample.com", "example.com"));
+  CHECK_FALSE(Admission::inDomain("", "example.com"));
+  World w;
+  REQUIRE(w.adm.configure(cfg("access.deny_domains = bad.example\n")).ok());
+  CHECK_FALSE(w.adm.needsDns());  // off by default
+  REQUIRE(w.adm.configure(cfg("access.dns = true\naccess.deny_domains = bad.example\n")).ok());
+  CHECK(w.adm.needsDns());
+  CHECK(w.adm.admitDomain("host.bad.example"));
+  CHECK_FALSE(w.adm.admitDomain("good.example"));
+  CHECK_FALSE(w.adm.admitDomain(""));  // unconfirmed: only allow lists refuse it
+  REQUIRE(w.adm.configure(cfg("access.dns = true\naccess.allow_domains = corp.example\n")).ok());
+  CHECK_FALSE(w.adm.admitDomain("pc1.corp.example"));
+  CHECK(w.adm.admitDomain(""));
+  CHECK(w.adm.admitDomain("elsewhere.example"));
+}
