@@ -16,7 +16,7 @@ POSTERN_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
   libpoco-dev libssl-dev liblmdb-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  doctest-dev zlib1g-dev
+  doctest-dev zlib1g-dev libpython3.11-testsuite
 )
 
 postern_say() { printf '==> %s\n' "$*" >&2; }

@@ -110,12 +110,15 @@ std::string decodeQ(std::string_view in) {
 // One "=?charset?B|Q?text?=" at s[i]; on success fills charset and bytes
 // and returns the offset past it, else 0.
 size_t encodedWord(std::string_view s, size_t i, std::string& charset, std::string& bytes) {
+  // Searches are bounded (RFC 2047 words are at most 75 octets; we allow
+  // far more) so that a value full of "=?" stays linear.
+  constexpr size_t kMaxCharset = 100, kMaxText = 2000;
   if (s.substr(i, 2) != "=?") return 0;
-  size_t q1 = s.find('?', i + 2);
+  size_t q1 = s.substr(0, std::min(s.size(), i + 2 + kMaxCharset)).find('?', i + 2);
   if (q1 == std::string_view::npos || q1 == i + 2 || q1 + 2 >= s.size() || s[q1 + 2] != '?') return 0;
   char enc = s[q1 + 1];
   size_t textStart = q1 + 3;
-  size_t endQ = s.find("?=", textStart);
+  size_t endQ = s.substr(0, std::min(s.size(), textStart + kMaxText)).find("?=", textStart);
   if (endQ == std::string_view::npos) return 0;
   std::string_view cs = s.substr(i + 2, q1 - i - 2);
   std::string_view text = s.substr(textStart, endQ - textStart);

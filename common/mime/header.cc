@@ -67,7 +67,9 @@ void forEachField(std::string_view header, const std::function<bool(const Header
 std::string unfold(std::string_view raw, size_t max) {
   std::string out;
   out.reserve(std::min(raw.size(), max == std::string::npos ? raw.size() : max));
-  for (size_t i = 0; i < raw.size() && out.size() < max; ++i) {
+  size_t first = 0;  // leading blanks do not count against max
+  while (first < raw.size() && (isBlank(raw[first]) || raw[first] == '\r' || raw[first] == '\n')) ++first;
+  for (size_t i = first; i < raw.size() && out.size() < max; ++i) {
     char c = raw[i];
     if (c == '\n' || c == '\0') continue;
     if (c == '\r') {

@@ -42,7 +42,7 @@ const Case kCases[] = {
     {"a . b @ x . y", R"x((NIL NIL "a.b" "x.y"))x"},
     {"u@[1.2.3.4]", R"x((NIL NIL "u" "[1.2.3.4]"))x"},
     {"undisclosed-recipients:;", R"x((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL))x"},
-    {"Friends: a@b, Joe <c@d>; e@f",
+    {"Friends: a@b, Joe <c@d>;, e@f",
      R"x((NIL NIL "Friends" NIL)(NIL NIL "a" "b")("Joe" NIL "c" "d")(NIL NIL NIL NIL)(NIL NIL "e" "f"))x"},
     {"Unterminated: a@b", R"x((NIL NIL "Unterminated" NIL)(NIL NIL "a" "b")(NIL NIL NIL NIL))x"},
     {"user", R"x((NIL NIL "user" "MISSING_DOMAIN"))x"},
@@ -50,6 +50,7 @@ const Case kCases[] = {
     {"Name <user@host", R"x(("Name" NIL "user" "host"))x"},
     {"Name <user", R"x(("Name" NIL "user" "SYNTAX_ERROR"))x"},
     {"=?utf-8?q?J=C3=B6rg?= <j@x>", R"x(("=?utf-8?q?J=C3=B6rg?=" NIL "j" "x"))x"},
+    {"Friends: a@b; e@f", R"x((NIL NIL "Friends" NIL)(NIL NIL "a" "b")(NIL NIL NIL NIL))x"},  // as Dovecot: the list ends without ","
     {",,a@b,,", R"x((NIL NIL "a" "b"))x"},
     {"a@b junk junk, c@d", R"x((NIL NIL "a" "b")(NIL NIL "c" "d"))x"},
     {"", ""},

@@ -99,6 +99,6 @@ TEST_CASE("bodystructure: message/rfc822 carries envelope, body and lines") {
   std::string m = crlf("Content-Type: message/rfc822\nContent-Description: fwd\n\n"
                        "From: a@b\nSubject: in\nContent-Type: text/plain; charset=utf-8\n\nline1\nline2\n");
   CHECK(bs(m, false) ==
-        R"x(("message" "rfc822" NIL NIL "fwd" "7bit" 86 (NIL "in" ((NIL NIL "a" "b")) ((NIL NIL "a" "b")) )x"
+        R"x(("message" "rfc822" NIL NIL "fwd" "7bit" 81 (NIL "in" ((NIL NIL "a" "b")) ((NIL NIL "a" "b")) )x"
         R"x(((NIL NIL "a" "b")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 14 2) 6))x");
 }

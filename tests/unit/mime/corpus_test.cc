@@ -109,9 +109,9 @@ TEST_CASE("corpus: hand-checked structures") {
   // header and default to message/rfc822 whose own header has Content-Type.
   std::string m30 = postern::mime::test::crlf(corpusFile("msg_30.txt"));
   const char* inner =
-      R"x(("message" "rfc822" NIL NIL NIL "7bit" 87 (NIL "ee" ((NIL NIL "cc" "dd.org")) ((NIL NIL "cc" "dd.org")) )x"
+      R"x(("message" "rfc822" NIL NIL NIL "7bit" 102 (NIL "ee" ((NIL NIL "cc" "dd.org")) ((NIL NIL "cc" "dd.org")) )x"
       R"x(((NIL NIL "cc" "dd.org")) ((NIL NIL "aa" "bb.org")) NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") )x"
-      R"x(NIL NIL "7bit" 11 1 NIL NIL NIL NIL) 5 NIL NIL NIL NIL))x";
+      R"x(NIL NIL "7bit" 11 1 NIL NIL NIL NIL) 6 NIL NIL NIL NIL))x";
   CHECK(bs(m30) == std::string("(") + inner + inner + R"x( "digest" ("boundary" "BOUNDARY") NIL NIL NIL))x");
 
   // No blank line after the header: all header, empty body.

@@ -42,6 +42,12 @@ TEST_CASE("decode: RFC 2047 section 8 examples") {
   }
 }
 
+TEST_CASE("decode: a value full of unterminated words stays linear") {
+  std::string v;
+  for (int i = 0; i < 20000; ++i) v += "=?utf-8?q?abc";
+  CHECK(decodeHeader(v) == v);
+}
+
 TEST_CASE("decode: transfer encodings") {
   CHECK(decodeBase64("SGVs\r\nbG8=") == "Hello");
   CHECK(decodeBase64("SGVsbG8") == "Hello");

@@ -1,0 +1,26 @@
+#pragma once
+// IMAP rendering of a parsed message (RFC 3501 7.4.2): ENVELOPE, BODY and
+// BODYSTRUCTURE, from a mime::Structure alone (no message octets needed).
+//
+// Conventions (Dovecot's): media types, subtypes, parameter names and
+// values go out as the message wrote them; defaults are lower case:
+// "text" "plain", ("charset" "us-ascii") added to every text/* part without
+// a charset, "7bit" when there is no Content-Transfer-Encoding, "x-unknown"
+// for a multipart without subtype, "unknown" for a non-text type without
+// one. A multipart with no parts shows one empty text/plain part. Strings
+// with 8-bit octets or over writer.h's kMaxQuoted go out as literals.
+#include <string>
+
+#include "mime/mime.h"
+
+namespace postern::imap {
+
+// "(date subject from sender reply-to to cc bcc in-reply-to message-id)".
+std::string envelope(const mime::Structure& s);
+void appendEnvelope(std::string& out, const mime::Envelope& e);
+
+// BODY (extended = false) or BODYSTRUCTURE (extended = true), "(...)".
+std::string bodyStructure(const mime::Structure& s, bool extended);
+void appendBody(std::string& out, const mime::Part& p, bool extended);
+
+}  // namespace postern::imap
