@@ -42,33 +42,28 @@ std::string headerFields(std::string_view header, const std::vector<std::string>
   return out;
 }
 
-std::optional<std::string> extractSection(std::string_view msg, const imap::BodySection& s) {
+std::optional<std::string> extractSection(std::string_view msg, const mime::Structure& s,
+                                          const imap::BodySection& sec) {
   using T = imap::BodySection::Text;
-  std::string_view base = msg;
-  if (!s.part.empty()) {
-    // Until the MIME engine lands, only part 1 of a single-part message
-    // (its body) is addressable.
-    std::string ct;
-    std::string h = headerFields(headerOf(msg), {"CONTENT-TYPE"}, false);
-    ct = imap::toUpper(h);
-    if (s.part.size() != 1 || s.part[0] != 1 || ct.find("MULTIPART/") != std::string::npos ||
-        ct.find("MESSAGE/RFC822") != std::string::npos)
-      return std::nullopt;
-    if (s.text == T::kHeader || s.text == T::kHeaderFields || s.text == T::kHeaderFieldsNot ||
-        s.text == T::kText)
-      return std::nullopt;
-    if (s.text == T::kMime) return std::string(headerOf(msg));
-    return std::string(textOf(msg));
+  mime::SectionText kind = mime::SectionText::kNone;
+  switch (sec.text) {
+    case T::kNone: kind = mime::SectionText::kNone; break;
+    case T::kHeader:
+    case T::kHeaderFields:
+    case T::kHeaderFieldsNot: kind = mime::SectionText::kHeader; break;
+    case T::kText: kind = mime::SectionText::kText; break;
+    case T::kMime: kind = mime::SectionText::kMime; break;
   }
-  switch (s.text) {
-    case T::kNone: return std::string(base);
-    case T::kHeader: return std::string(headerOf(base));
-    case T::kText: return std::string(textOf(base));
-    case T::kHeaderFields: return headerFields(headerOf(base), s.fields, false);
-    case T::kHeaderFieldsNot: return headerFields(headerOf(base), s.fields, true);
-    case T::kMime: return std::nullopt;
-  }
-  return std::nullopt;
+  auto data = mime::section(msg, s, sec.part, kind);
+  if (!data) return std::nullopt;
+  if (sec.text == T::kHeaderFields) return mime::headerFields(*data, sec.fields, false);
+  if (sec.text == T::kHeaderFieldsNot) return mime::headerFields(*data, sec.fields, true);
+  return std::string(*data);
+}
+
+std::optional<std::string> extractSection(std::string_view msg, const imap::BodySection& sec) {
+  if (sec.part.empty() && (sec.text == imap::BodySection::Text::kNone)) return std::string(msg);
+  return extractSection(msg, mime::parse(msg), sec);
 }
 
 }  // namespace postern::imapd

@@ -1,10 +1,13 @@
 #pragma once
-// Extracting BODY[section] octets from a stored (CRLF) message.
+// Extracting BODY[section] octets from a stored (CRLF) message, through the
+// MIME engine (common/mime): part numbers to any depth, parts inside
+// message/rfc822, HEADER, HEADER.FIELDS(.NOT), TEXT, MIME.
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "fetch.h"
+#include "mime/mime.h"
 
 namespace postern::imapd {
 
@@ -17,5 +20,8 @@ std::string_view textOf(std::string_view msg);
 std::string headerFields(std::string_view header, const std::vector<std::string>& fields, bool exclude);
 // The octets of `section`; nullopt when the section does not exist.
 std::optional<std::string> extractSection(std::string_view msg, const imap::BodySection& section);
+// The same with an already parsed structure.
+std::optional<std::string> extractSection(std::string_view msg, const mime::Structure& s,
+                                          const imap::BodySection& section);
 
 }  // namespace postern::imapd

@@ -9,6 +9,8 @@
 #include "fetch.h"
 #include "log.h"
 #include "msgset.h"
+#include "bodystructure.h"
+#include "mime/mime.h"
 #include "section.h"
 #include "writer.h"
 
@@ -38,10 +40,23 @@ struct FetchJob {
   ErrorCode fail_code = ErrorCode::kOk;
 };
 
+bool needsStructure(const imap::FetchRequest& r) {
+  for (const auto& i : r.items) {
+    if (i.kind == Kind::kEnvelope || i.kind == Kind::kBody || i.kind == Kind::kBodyStructure) return true;
+    if (i.kind == Kind::kBodySection &&
+        !(i.section.part.empty() && i.section.text == imap::BodySection::Text::kNone))
+      return true;
+  }
+  return false;
+}
+
 // One untagged FETCH response. `body` is null when no body was needed.
 std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool add_flags,
                    const std::string* body, bool* ok) {
   const MessageMeta& m = v.at(seq);
+  // Parsed once per message per FETCH, and only when an item needs it.
+  std::optional<mime::Structure> structure;
+  if (body && needsStructure(job.req)) structure = mime::parse(*body);
   std::string out = "* " + std::to_string(seq) + " FETCH (";
   bool first = true;
   auto sep = [&] {
@@ -86,7 +101,8 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
         imap::appendLiteral(out, textOf(*body));
         break;
       case Kind::kBodySection: {
-        auto data = extractSection(*body, it.section);
+        auto data = structure ? extractSection(*body, *structure, it.section)
+                              : std::optional<std::string>(*body);
         if (!data) {
           *ok = false;
           data = std::string();
@@ -102,9 +118,16 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
         break;
       }
       case Kind::kEnvelope:
+        sep();
+        out += "ENVELOPE " + imap::envelope(*structure);
+        break;
       case Kind::kBody:
+        sep();
+        out += "BODY " + imap::bodyStructure(*structure, false);
+        break;
       case Kind::kBodyStructure:
-        *ok = false;  // needs the MIME engine (issue 4)
+        sep();
+        out += "BODYSTRUCTURE " + imap::bodyStructure(*structure, true);
         break;
     }
   }
@@ -127,7 +150,7 @@ void finish(const std::shared_ptr<CommandContext>& ctx, const FetchJob& job) {
   if (job.fail_code == ErrorCode::kExpunged)
     return ctx->no("[EXPUNGEISSUED] Some messages were expunged before they could be fetched");
   if (job.fail_code == ErrorCode::kBadArgs)
-    return ctx->no("[CANNOT] Some requested sections do not exist or are not supported yet");
+    return ctx->no("[CANNOT] Some requested sections do not exist");
   return ctx->fail(Error{job.fail_code, ""}, "FETCH");
 }
 
@@ -202,6 +225,12 @@ void cmdFetch(CommandContext& ctx) {
   if (!req) return ctx.bad(req.reason());
   auto job = std::make_shared<FetchJob>();
   job->req = std::move(req.value());
+  if (ctx.uid() && !job->req.has(Kind::kUid)) {
+    // UID FETCH always reports UID (RFC 3501 6.4.8); first, as Dovecot does.
+    imap::FetchItem uid_item;
+    uid_item.kind = Kind::kUid;
+    job->req.items.insert(job->req.items.begin(), uid_item);
+  }
   job->seqs = std::move(seqs.value());
   job->uid = ctx.uid();
   job->add_flags.assign(job->seqs.size(), false);

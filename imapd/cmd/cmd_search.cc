@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "command.h"
+#include "mime/decode.h"
+#include "mime/mime.h"
 #include "msgset.h"
 #include "section.h"
 #include "types.h"
@@ -18,16 +20,11 @@ struct Key {
   Op op = kAll;
   uint64_t num = 0;
   std::string str, field;
+  std::string raw;  // the search string as sent (UTF-8)
   std::vector<uint32_t> set;  // sorted seqs or uids
   std::vector<Key> kids;
 };
 
-bool ci_contains(std::string_view hay, const std::string& needle_upper) {
-  if (needle_upper.empty()) return true;
-  auto it = std::search(hay.begin(), hay.end(), needle_upper.begin(), needle_upper.end(),
-                        [](char a, char b) { return toupper(static_cast<unsigned char>(a)) == b; });
-  return it != hay.end();
-}
 
 class KeyParser {
  public:
@@ -155,6 +152,7 @@ class KeyParser {
         k->op = Key::kHeader;
         k->field = h;
         k->str = imap::toUpper(*s);
+        k->raw = *s;
         needsBody = true;
         return true;
       }
@@ -166,6 +164,7 @@ class KeyParser {
       k->op = Key::kHeader;
       k->field = imap::toUpper(*f);
       k->str = imap::toUpper(*s);
+      k->raw = *s;
       needsBody = true;
       return true;
     }
@@ -174,6 +173,7 @@ class KeyParser {
       if (!s) return false;
       k->op = u == "BODY" ? Key::kBody : Key::kText;
       k->str = imap::toUpper(*s);
+      k->raw = *s;
       needsBody = true;
       return true;
     }
@@ -219,15 +219,13 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* b
     case Key::kBefore: return day < static_cast<int64_t>(k.num);
     case Key::kOn: return day == static_cast<int64_t>(k.num);
     case Key::kSince: return day >= static_cast<int64_t>(k.num);
-    case Key::kHeader: {
-      if (!body) return false;
-      std::string h = headerFields(headerOf(*body), {k.field}, false);
-      if (h.size() <= 2) return false;
-      size_t colon = h.find(':');
-      return ci_contains(std::string_view(h).substr(colon == std::string::npos ? 0 : colon + 1), k.str);
-    }
-    case Key::kBody: return body && ci_contains(textOf(*body), k.str);
-    case Key::kText: return body && ci_contains(*body, k.str);
+    // Decoded text (RFC 2047 words, base64/QP bodies, charsets -> UTF-8),
+    // case-insensitive, through the MIME engine.
+    case Key::kHeader: return body && mime::headerContains(headerOf(*body), k.field, k.raw);
+    case Key::kBody: return body && mime::bodyContains(*body, mime::parse(*body), k.raw);
+    case Key::kText:
+      return body && (mime::headerContains(headerOf(*body), "", k.raw) ||
+                      mime::bodyContains(*body, mime::parse(*body), k.raw));
   }
   return false;
 }

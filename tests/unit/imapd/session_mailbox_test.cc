@@ -160,13 +160,13 @@ TEST_CASE("imap fetch: UID FETCH always includes UID") {
   World w;
   auto c = selected(w);
   CHECK(run(*c, "a", "UID FETCH 2:3 FLAGS") ==
-        "* 2 FETCH (FLAGS (\\Seen) UID 2)\r\n* 3 FETCH (FLAGS () UID 3)\r\na OK UID FETCH completed\r\n");
+        "* 2 FETCH (UID 2 FLAGS (\\Seen))\r\n* 3 FETCH (UID 3 FLAGS ())\r\na OK UID FETCH completed\r\n");
   CHECK(run(*c, "b", "UID FETCH 3 (UID RFC822.SIZE)") ==
         "* 3 FETCH (UID 3 RFC822.SIZE " + std::to_string(kMsg3.size()) + ")\r\nb OK UID FETCH completed\r\n");
   CHECK(run(*c, "c", "UID FETCH 99 FLAGS") == "c OK UID FETCH completed\r\n");
   CHECK(run(*c, "d", "UID FETCH 2:* BODY[HEADER.FIELDS (SUBJECT)]") ==
-        "* 2 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {19}\r\nSubject: Lunch?\r\n\r\n UID 2)\r\n"
-        "* 3 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: Re: hello\r\n\r\n UID 3 FLAGS (\\Seen))\r\n"
+        "* 2 FETCH (UID 2 BODY[HEADER.FIELDS (SUBJECT)] {19}\r\nSubject: Lunch?\r\n\r\n)\r\n"
+        "* 3 FETCH (UID 3 BODY[HEADER.FIELDS (SUBJECT)] {22}\r\nSubject: Re: hello\r\n\r\n FLAGS (\\Seen))\r\n"
         "d OK UID FETCH completed\r\n");
 }
 
@@ -486,5 +486,45 @@ TEST_CASE("imap two sessions: delivery through LMTP shows up at NOOP") {
   auto a = selected(w);
   w.onLoop([&] { return w.store->addMessage("alice", "Subject: x\r\n\r\ny\r\n"); });
   CHECK(run(*a, "a1", "NOOP") == "* 4 EXISTS\r\n* 0 RECENT\r\na1 OK NOOP completed\r\n");
-  CHECK(run(*a, "a2", "UID FETCH 4 FLAGS") == "* 4 FETCH (FLAGS () UID 4)\r\na2 OK UID FETCH completed\r\n");
+  CHECK(run(*a, "a2", "UID FETCH 4 FLAGS") == "* 4 FETCH (UID 4 FLAGS ())\r\na2 OK UID FETCH completed\r\n");
+}
+
+TEST_CASE("imap fetch: ENVELOPE, BODYSTRUCTURE and nested sections through the MIME engine") {
+  World w;
+  const std::string mime =
+      "From: Joe <joe@example.com>\r\n"
+      "Subject: =?ISO-8859-1?Q?Caf=E9?=\r\n"
+      "Content-Type: multipart/mixed; boundary=XX\r\n"
+      "\r\n"
+      "--XX\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "\r\n"
+      "Hello caf\xc3\xa9\r\n"
+      "--XX\r\n"
+      "Content-Type: message/rfc822\r\n"
+      "\r\n"
+      "Subject: inner\r\n"
+      "\r\n"
+      "inner body\r\n"
+      "--XX--\r\n";
+  uint32_t uid = w.onLoop([&] { return w.store->addMessage("alice", mime); });
+  auto c = w.connect();
+  login(*c);
+  run(*c, "S", "SELECT INBOX");
+  std::string seq = std::to_string(uid);
+  CHECK(run(*c, "a", "UID FETCH " + seq + " (BODYSTRUCTURE)") ==
+        "* 4 FETCH (UID " + seq + " BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 11 0 NIL "
+        "NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 28 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+        "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"mixed\" "
+        "(\"boundary\" \"XX\") NIL NIL NIL))\r\na OK UID FETCH completed\r\n");
+  CHECK(run(*c, "b", "UID FETCH " + seq + " (BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT])") ==
+        "* 4 FETCH (UID " + seq + " BODY[2.HEADER] {18}\r\nSubject: inner\r\n\r\n BODY[2.TEXT] {10}\r\ninner body)\r\n"
+        "b OK UID FETCH completed\r\n");
+  CHECK(run(*c, "c", "UID FETCH " + seq + " (BODY.PEEK[3])") ==
+        "* 4 FETCH (UID " + seq + " BODY[3] {0}\r\n)\r\nc NO [CANNOT] Some requested sections do not exist\r\n");
+  // SEARCH matches decoded text: the encoded Subject and the UTF-8 body.
+  CHECK(run(*c, "d", "SEARCH SUBJECT caf\xc3\xa9") == "d BAD Invalid characters in atom\r\n");
+  CHECK(run(*c, "e", "SEARCH CHARSET UTF-8 SUBJECT {5+}\r\ncaf\xc3\xa9") == "* SEARCH 4\r\ne OK SEARCH completed\r\n");
+  CHECK(run(*c, "f", "SEARCH CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89") == "* SEARCH 4\r\nf OK SEARCH completed\r\n");
+  CHECK(run(*c, "g", "SEARCH TEXT inner") == "* SEARCH 4\r\ng OK SEARCH completed\r\n");
 }
