@@ -116,6 +116,14 @@ class StoreClient {
   // BodyStream::resume(). A message that cannot be read (corrupt, gone)
   // arrives as an error for that uid only; the stream goes on.
   using OnBody = std::function<bool(uint32_t uid, Result<std::string> body)>;
+  // A message with its serialised MIME structure (mime::serialise form,
+  // computed once at delivery); `body` is empty when only the structure
+  // was asked for.
+  struct Fetched {
+    std::string body;
+    std::string structure;
+  };
+  using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
   using OnChanges = std::function<void(const std::vector<Change>&)>;
 
   virtual ~StoreClient() = default;
@@ -141,6 +149,11 @@ class StoreClient {
   // One result per user, in order. Durable before the callback runs.
   virtual void deliver(const std::vector<std::string>& users, const std::string& mailbox,
                        std::string body, Callback<std::vector<Error>> cb) = 0;
+  // Like fetchBodies, with each message's structure; with `with_body` false
+  // only structures travel (FETCH ENVELOPE / BODYSTRUCTURE of a big mailbox).
+  virtual std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id,
+                                                    std::vector<uint32_t> uids, bool with_body,
+                                                    OnMessage on_message, Done done) = 0;
   virtual std::shared_ptr<BodyStream> fetchBodies(const std::string& user, uint32_t mailbox_id,
                                                   std::vector<uint32_t> uids, OnBody on_body,
                                                   Done done) = 0;
@@ -150,6 +163,20 @@ class StoreClient {
                        bool only_deleted, Callback<std::vector<uint32_t>> cb) = 0;
   virtual void copy(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
                     const std::string& destination, bool move, Callback<CopyResult> cb) = 0;
+
+  // Advisory locks kept by stored in memory with a lease (the POP3 maildrop
+  // lock; stored/store_locks.h). acquireLock takes lock `name` of `user` for
+  // `owner` for lease_ms, or renews it for its current owner; kInUse when
+  // another owner holds it. releaseLock frees it if `owner` holds it.
+  // releaseLocks frees the locks of every owner starting with owner_prefix
+  // but not with keep_prefix (a restarted worker frees its predecessor's)
+  // and returns how many. A stored restart drops every lock.
+  virtual void acquireLock(const std::string& user, const std::string& name, const std::string& owner,
+                           uint32_t lease_ms, Done cb) = 0;
+  virtual void releaseLock(const std::string& user, const std::string& name, const std::string& owner,
+                           Done cb) = 0;
+  virtual void releaseLocks(const std::string& owner_prefix, const std::string& keep_prefix,
+                            Callback<uint32_t> cb) = 0;
 
   // Starts the change feed. `on_changes` runs on the loop thread for every
   // batch; `on_resync` runs after the feed was re-established following a

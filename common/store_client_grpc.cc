@@ -65,8 +65,8 @@ class GrpcStoreClient;
 // instead of buffering the mailbox in memory.
 class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStream {
  public:
-  BodyReader(EventLoop& loop, StoreClient::OnBody on_body, StoreClient::Done done)
-      : loop_(loop), on_body_(std::move(on_body)), done_(std::move(done)) {}
+  BodyReader(EventLoop& loop, StoreClient::OnMessage on_message, StoreClient::Done done)
+      : loop_(loop), on_body_(std::move(on_message)), done_(std::move(done)) {}
 
   void start(pb::Store::Stub* stub, const pb::FetchBodiesRequest& req, std::shared_ptr<BodyReader> self) {
     self_ = std::move(self);
@@ -126,23 +126,27 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
     if (cancelled_ || !on_body_) return true;
     if (chunk_.has_error() && chunk_.error().code() != pb::OK) {
       partial_.clear();
+      structure_.clear();
       return on_body_(chunk_.uid(), Error{fromPb(chunk_.error())});
     }
     if (partial_.empty() && chunk_.total_size() > 0) partial_.reserve(chunk_.total_size());
+    if (!chunk_.structure().empty()) structure_ = chunk_.structure();
     partial_ += chunk_.data();
     if (!chunk_.last()) return true;
-    std::string body;
-    body.swap(partial_);
-    return on_body_(chunk_.uid(), std::move(body));
+    StoreClient::Fetched f;
+    f.body.swap(partial_);
+    f.structure.swap(structure_);
+    return on_body_(chunk_.uid(), std::move(f));
   }
 
   EventLoop& loop_;
-  StoreClient::OnBody on_body_;
+  StoreClient::OnMessage on_body_;
   StoreClient::Done done_;
   grpc::ClientContext ctx_;
   pb::FetchBodiesRequest req_;
   pb::BodyChunk chunk_;
   std::string partial_;
+  std::string structure_;
   bool paused_ = false;
   bool cancelled_ = false;
   std::shared_ptr<BodyReader> self_;
@@ -346,7 +350,24 @@ class GrpcStoreClient final : public StoreClient {
     req.set_user(user);
     req.set_mailbox_id(mailbox_id);
     for (auto u : uids) req.add_uids(u);
-    auto r = std::make_shared<BodyReader>(loop_, std::move(on_body), std::move(done));
+    auto adapt = [on_body = std::move(on_body)](uint32_t uid, Result<Fetched> m) -> bool {
+      if (!m.ok()) return on_body(uid, m.error());
+      return on_body(uid, std::move(m->body));
+    };
+    auto r = std::make_shared<BodyReader>(loop_, std::move(adapt), std::move(done));
+    r->start(stub_.get(), req, r);
+    return r;
+  }
+
+  std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                                            bool with_body, OnMessage on_message, Done done) override {
+    pb::FetchBodiesRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    req.set_with_structure(true);
+    req.set_structure_only(!with_body);
+    auto r = std::make_shared<BodyReader>(loop_, std::move(on_message), std::move(done));
     r->start(stub_.get(), req, r);
     return r;
   }
@@ -405,6 +426,39 @@ class GrpcStoreClient final : public StoreClient {
           c.source_uids.assign(r.source_uids().begin(), r.source_uids().end());
           c.dest_uids.assign(r.dest_uids().begin(), r.dest_uids().end());
           cb(std::move(c));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void acquireLock(const std::string& user, const std::string& name, const std::string& owner,
+                   uint32_t lease_ms, Done cb) override {
+    pb::AcquireLockRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    req.set_owner(owner);
+    req.set_lease_ms(lease_ms);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->AcquireLock(c, q, r, f); }, cb);
+  }
+
+  void releaseLock(const std::string& user, const std::string& name, const std::string& owner,
+                   Done cb) override {
+    pb::ReleaseLockRequest req;
+    req.set_user(user);
+    req.set_name(name);
+    req.set_owner(owner);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ReleaseLock(c, q, r, f); }, cb);
+  }
+
+  void releaseLocks(const std::string& owner_prefix, const std::string& keep_prefix,
+                    Callback<uint32_t> cb) override {
+    pb::ReleaseLocksRequest req;
+    req.set_owner_prefix(owner_prefix);
+    req.set_keep_prefix(keep_prefix);
+    unary<pb::ReleaseLocksResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ReleaseLocks(c, q, r, f); },
+        [cb](const pb::ReleaseLocksResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(r.released());
         },
         [cb](Error e) { cb(std::move(e)); });
   }

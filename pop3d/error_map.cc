@@ -39,7 +39,9 @@ std::string messageErrorReply(const Error& e) {
       return "-ERR [SYS/PERM] message cannot be read\r\n";
     case ErrorCode::kNotFound:
     case ErrorCode::kExpunged:
-      return "-ERR message no longer exists\r\n";
+      // Expunged by another session (IMAP) after this one's snapshot:
+      // retrying cannot help (RFC 3206 section 4).
+      return "-ERR [SYS/PERM] Message was deleted by another session\r\n";
     default:
       return errorReply(e);
   }

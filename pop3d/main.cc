@@ -1,6 +1,11 @@
 // postern-pop3d: a POP3 worker process. The master hands it client sockets;
 // the WorkerRuntime runs the loop, the store client and the master channel.
+#include <unistd.h>
+
 #include <memory>
+#include <string>
+
+#include "log.h"
 
 #include "pop3d/server.h"
 #include "pop3d/session_host.h"
@@ -18,6 +23,12 @@ class RuntimeHost : public postern::pop3d::SessionHost {
     rt_.requestLogin(conn, user, std::move(cb));
   }
   void connectionClosed(uint64_t conn) override { rt_.connectionClosed(conn); }
+  // "<worker name>/<pid>/<conn>": the master restarts a worker under the
+  // same name, so "<name>/" covers every incarnation and the pid tells them
+  // apart.
+  std::string lockOwner(uint64_t conn) const override { return incarnation() + std::to_string(conn); }
+  std::string workerPrefix() const { return rt_.name() + "/"; }
+  std::string incarnation() const { return workerPrefix() + std::to_string(::getpid()) + "/"; }
 
  private:
   postern::WorkerRuntime& rt_;
@@ -30,6 +41,16 @@ int main(int argc, char** argv) {
     // Live as long as the process: the runtime's loop outlives every hook call.
     static RuntimeHost host(rt);
     static postern::pop3d::Server server(host);
+    // A predecessor killed with SIGKILL could not unlock its maildrops:
+    // free them now rather than after their lease, so its users can log in
+    // again as soon as the master has restarted us.
+    rt.store().releaseLocks(host.workerPrefix(), host.incarnation(), [](postern::Result<uint32_t> r) {
+      if (!r.ok()) {
+        postern::log::warn("cannot release stale maildrop locks", {{"error", r.error().message}});
+      } else if (r.value() > 0) {
+        postern::log::info("released stale maildrop locks", {{"locks", std::to_string(r.value())}});
+      }
+    });
     postern::WorkerHooks hooks;
     hooks.on_connection = [](int fd, uint64_t conn, const std::string& peer, uint16_t) {
       server.onConnection(fd, conn, peer);

@@ -9,6 +9,8 @@ void Server::onConnection(int fd, uint64_t conn, const std::string& peer) {
     // The session is inside one of its own member functions: free it later.
     host_.loop().post([this, c] { sessions_.erase(c); });
   });
+  session->setAuthFailDelay(auth_fail_delay_);
+  session->setLockLease(lock_lease_);
   sessions_[conn] = session;
   session->start();
 }

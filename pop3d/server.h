@@ -1,6 +1,7 @@
 #pragma once
 // The set of live POP3 sessions of one worker process, and the worker
 // hooks that feed it.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,9 +25,15 @@ class Server {
   void kick(uint64_t conn, const std::string& reason);
   std::vector<SessionReport> report() const;
 
+  // Applied to every new session (see Session's setters); tests shorten them.
+  void setAuthFailDelay(std::chrono::milliseconds d) { auth_fail_delay_ = d; }
+  void setLockLease(std::chrono::milliseconds d) { lock_lease_ = d; }
+
  private:
   SessionHost& host_;
   std::unordered_map<uint64_t, std::shared_ptr<Session>> sessions_;
+  std::chrono::milliseconds auth_fail_delay_{1000};
+  std::chrono::milliseconds lock_lease_{60000};
 };
 
 }  // namespace postern::pop3d

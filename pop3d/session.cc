@@ -56,8 +56,12 @@ void Session::shutdown(const std::string& reason) {
 SessionReport Session::report() const {
   SessionReport r;
   r.conn = conn_;
-  r.state = state_ == State::kAuthorization ? "not-authenticated" : state_ == State::kTransaction ? "transaction" : "update";
-  r.idle_seconds = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - last_activity_).count();
+  r.state = state_ == State::kAuthorization ? "not-authenticated"
+            : state_ == State::kTransaction ? "transaction"
+                                            : "update";
+  r.idle_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - last_activity_)
+          .count();
   r.bytes_in = bytes_in_;
   r.bytes_out = bytes_out_;
   return r;
@@ -100,9 +104,18 @@ void Session::processInput() {
     std::string line;
     in_off_ += reader_.consume(std::string_view(in_).substr(in_off_), &ev, &line);
     if (ev == LineReader::Event::kTooLong) {
-      send("-ERR Line too long\r\n");
+      if (sasl_pending_) {
+        sasl_pending_ = false;
+        send("-ERR [AUTH] Authentication response too long\r\n");
+      } else {
+        bad("Line too long");
+      }
     } else if (ev == LineReader::Event::kLine) {
-      execute(parseCommand(line));
+      if (sasl_pending_) {
+        saslResponse(line);
+      } else {
+        execute(parseCommand(line));
+      }
     }
   }
   if (in_off_ == in_.size()) {
@@ -184,19 +197,21 @@ void Session::closeNow(std::string_view why) {
   stream_.reset();
   if (idle_timer_) loop_.cancel(idle_timer_);
   if (delay_timer_) loop_.cancel(delay_timer_);
+  if (renew_timer_) loop_.cancel(renew_timer_);
+  renew_timer_ = 0;
+  releaseLock();  // a dropped connection deletes nothing and frees the maildrop
   loop_.remove(fd_);
   ::close(fd_);
   fd_ = -1;
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
-  log::info(user_.empty() ? "disconnect" : "logout",
-            {{"proc", "pop3d"},
-             {"session", sid_},
-             {"user", user_},
-             {"ip", peer_},
-             {"reason", std::string(why)},
-             {"duration_s", std::to_string(secs)},
-             {"bytes_in", std::to_string(bytes_in_)},
-             {"bytes_out", std::to_string(bytes_out_)}});
+  log::info(user_.empty() ? "disconnect" : "logout", {{"proc", "pop3d"},
+                                                      {"session", sid_},
+                                                      {"user", user_},
+                                                      {"ip", peer_},
+                                                      {"reason", std::string(why)},
+                                                      {"duration_s", std::to_string(secs)},
+                                                      {"bytes_in", std::to_string(bytes_in_)},
+                                                      {"bytes_out", std::to_string(bytes_out_)}});
   host_.connectionClosed(conn_);
   if (on_gone_) on_gone_(conn_);
 }

@@ -1,12 +1,23 @@
 #pragma once
 // One POP3 connection (RFC 1939 with RFC 2449 CAPA/RESP-CODES, UIDL, TOP,
-// USER), driven by the EventLoop. Owned through shared_ptr by the Server;
+// USER, RFC 5034 AUTH PLAIN, RFC 3206 response codes), driven by the
+// EventLoop. Owned through shared_ptr by the Server;
 // asynchronous callbacks hold weak references, so a session that has gone
 // ignores late store results.
 //
 // Memory stays bounded: reading stops (EPOLLIN removed) while a store call
 // is in flight, while unprocessed input is buffered, or while the output
 // buffer is above kOutHigh; pipelined commands run strictly in order.
+//
+// The maildrop (INBOX) is locked in stored (StoreClient::acquireLock) from
+// login until the session ends: taken before the master admits the login,
+// renewed every lease/3 while in TRANSACTION, released after UPDATE or when
+// the connection closes for any reason. A worker killed with SIGKILL leaves
+// its locks to its successor (main.cc) or to the lease.
+//
+// The session works on the snapshot of INBOX taken at login; a message
+// expunged meanwhile (by IMAP) answers RETR/TOP with -ERR [SYS/PERM], and
+// QUIT expunges, in one store call, the DELE'd messages that still exist.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -46,6 +57,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Delay before answering a failed authentication (tests shorten it).
   void setAuthFailDelay(std::chrono::milliseconds d) { auth_fail_delay_ = d; }
+  // Lease of the maildrop lock; renewed every third of it (tests shorten it).
+  void setLockLease(std::chrono::milliseconds d) { lock_lease_ = d; }
+  // Mark retrieved messages \Seen at QUIT (default on, as Dovecot's
+  // pop3_no_flag_updates = no).
+  void setMarkSeen(bool on) { mark_seen_ = on; }
+
+  // This many invalid commands in a row end the session.
+  static constexpr int kMaxBadCommands = 20;
+  // The name of the maildrop lock in stored.
+  static constexpr const char* kLockName = "pop3-maildrop";
 
  private:
   enum class State { kAuthorization, kTransaction, kUpdate };
@@ -53,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session> {
     uint32_t uid = 0;
     uint32_t size = 0;
     bool deleted = false;
+    bool retrieved = false;  // RETR sent it whole: \Seen at QUIT
   };
 
   void onEvents(uint32_t events);
@@ -69,7 +91,24 @@ class Session : public std::enable_shared_from_this<Session> {
   void done();
 
   void execute(const Command& cmd);
+  // Answers an invalid command ("-ERR <reason>"); the kMaxBadCommands-th in
+  // a row ends the session instead.
+  void bad(const std::string& reason);
   void cmdPass(const Command& cmd);
+  void cmdAuth(const Command& cmd);
+  // One line of an AUTH exchange (the client's answer to "+ ").
+  void saslResponse(const std::string& line);
+  void saslPlain(const std::string& b64);
+  // USER/PASS and AUTH PLAIN end here: password check, maildrop lock,
+  // admission by the master, then openMailbox().
+  void login(const std::string& user, const std::string& password);
+  void authFailed(const std::string& user, const Error& e);
+  void lockRefused(const std::string& user, const Error& e);
+  void renewLock();
+  void releaseLock();
+  // UPDATE state (RFC 1939 section 6): \Seen, expunge, unlock, then +OK.
+  void update();
+  void signOff(const std::string& text);
   void cmdStat();
   void cmdList(const Command& cmd, bool uidl);
   void cmdRetr(const Command& cmd, bool top);
@@ -106,6 +145,13 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t mailbox_id_ = 0;
   uint32_t uidvalidity_ = 0;
   std::vector<Msg> msgs_;
+  int bad_in_a_row_ = 0;
+  bool sasl_pending_ = false;  // waiting for the answer to "+ "
+  std::string lock_owner_;     // non-empty while this session holds the maildrop lock
+  std::string lock_user_;
+  EventLoop::TimerId renew_timer_ = 0;
+  std::chrono::milliseconds lock_lease_{60000};
+  bool mark_seen_ = true;
 
   std::shared_ptr<BodyStream> stream_;
   bool stream_paused_ = false;

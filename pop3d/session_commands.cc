@@ -10,15 +10,14 @@
 namespace postern::pop3d {
 
 void Session::execute(const Command& cmd) {
-  if (!cmd.error.empty()) {
-    send("-ERR " + cmd.error + "\r\n");
-    return;
-  }
+  if (!cmd.error.empty()) return bad(cmd.error);
   // Commands valid in both states.
   switch (cmd.verb) {
     case Verb::kCapa:
+      bad_in_a_row_ = 0;
       return cmdCapa();
     case Verb::kQuit:
+      bad_in_a_row_ = 0;
       return cmdQuit();
     default:
       break;
@@ -26,16 +25,31 @@ void Session::execute(const Command& cmd) {
   if (state_ == State::kAuthorization) {
     switch (cmd.verb) {
       case Verb::kUser:
+        bad_in_a_row_ = 0;
         user_pending_ = cmd.arg;
         send("+OK Send your password\r\n");
         return;
       case Verb::kPass:
+        bad_in_a_row_ = 0;
         return cmdPass(cmd);
+      case Verb::kAuth:
+        bad_in_a_row_ = 0;
+        return cmdAuth(cmd);
       default:
-        send("-ERR Not logged in: use USER and PASS\r\n");
-        return;
+        return bad("Not logged in: use USER and PASS");
     }
   }
+  switch (cmd.verb) {
+    case Verb::kUser:
+    case Verb::kPass:
+    case Verb::kAuth:
+      return bad("Already logged in");
+    case Verb::kUnknown:
+      return bad("Unknown command");
+    default:
+      break;
+  }
+  bad_in_a_row_ = 0;
   switch (cmd.verb) {
     case Verb::kStat:
       return cmdStat();
@@ -54,82 +68,39 @@ void Session::execute(const Command& cmd) {
     case Verb::kNoop:
       send("+OK\r\n");
       return;
-    case Verb::kUser:
-    case Verb::kPass:
-      send("-ERR Already logged in\r\n");
-      return;
     default:
-      send("-ERR Unknown command\r\n");
-      return;
+      return bad("Unknown command");
   }
 }
 
+void Session::bad(const std::string& reason) {
+  if (++bad_in_a_row_ >= kMaxBadCommands) {
+    log::info("too many bad commands",
+              {{"proc", "pop3d"}, {"session", sid_}, {"user", user_}, {"ip", peer_}});
+    // Not UPDATE: nothing DELE'd is deleted (closeNow frees the maildrop).
+    send("-ERR Too many errors, closing connection\r\n");
+    closeAfterFlush();
+    return;
+  }
+  send("-ERR " + reason + "\r\n");
+}
+
+// Exactly what is implemented (RFC 2449 section 6). EXPIRE NEVER and
+// LOGIN-DELAY 0 hold until retention and login delays are configurable.
 void Session::cmdCapa() {
   send(
       "+OK Capability list follows\r\n"
       "TOP\r\n"
       "UIDL\r\n"
       "USER\r\n"
+      "SASL PLAIN\r\n"
       "RESP-CODES\r\n"
       "PIPELINING\r\n"
       "AUTH-RESP-CODE\r\n"
+      "EXPIRE NEVER\r\n"
+      "LOGIN-DELAY 0\r\n"
       "IMPLEMENTATION Postern\r\n"
       ".\r\n");
-}
-
-void Session::cmdPass(const Command& cmd) {
-  if (user_pending_.empty()) {
-    send("-ERR USER first\r\n");
-    return;
-  }
-  std::string user = std::move(user_pending_);
-  user_pending_.clear();
-  busy_ = true;
-  std::weak_ptr<Session> weak = weak_from_this();
-  auto fail = [weak, user](const Error& e) {
-    auto self = weak.lock();
-    if (!self || self->closed_) return;
-    log::info("login failed", {{"proc", "pop3d"},
-                               {"session", self->sid_},
-                               {"user", user},
-                               {"ip", self->peer_},
-                               {"reason", std::string(errorName(e.code))}});
-    if (e.code != ErrorCode::kAuthFailed) {
-      self->send(errorReply(e));
-      self->done();
-      return;
-    }
-    // A fixed delay slows password guessing; other sessions carry on.
-    self->delay_timer_ = self->loop_.after(self->auth_fail_delay_, [weak] {
-      auto s = weak.lock();
-      if (!s || s->closed_) return;
-      s->delay_timer_ = 0;
-      s->send("-ERR [AUTH] Authentication failed\r\n");
-      s->done();
-    });
-  };
-  host_.store().authenticate(user, cmd.arg, "pop3", [weak, fail](Result<std::string> r) {
-    auto self = weak.lock();
-    if (!self || self->closed_) return;
-    if (!r.ok()) return fail(r.error());
-    std::string canonical = r.value();
-    self->host_.requestLogin(self->conn_, canonical, [weak, canonical](bool ok, const std::string& reason) {
-      auto s = weak.lock();
-      if (!s || s->closed_) return;
-      if (!ok) {
-        log::info("login refused", {{"proc", "pop3d"},
-                                    {"session", s->sid_},
-                                    {"user", canonical},
-                                    {"ip", s->peer_},
-                                    {"reason", reason}});
-        s->send(loginRefusedReply(reason));
-        s->done();
-        return;
-      }
-      s->user_ = canonical;
-      s->openMailbox();
-    });
-  });
 }
 
 void Session::openMailbox() {
@@ -159,6 +130,7 @@ void Session::openMailbox() {
       total += m.size;
     }
     self->state_ = State::kTransaction;
+    self->renewLock();
     log::info("login", {{"proc", "pop3d"},
                         {"session", self->sid_},
                         {"user", self->user_},
@@ -183,6 +155,13 @@ Session::Msg* Session::findMsg(uint32_t n, std::string* err) {
   return m;
 }
 
+// "<UIDVALIDITY>.<UID>" of the message in INBOX. Both are stored in LMDB
+// with the message, so the value is the same in every session, after
+// restarts and after a backup is restored. It is unique within the
+// maildrop: UIDs are never reused within one UIDVALIDITY, and INBOX gets a
+// new UIDVALIDITY (from stored's UIDVALIDITY clock) only when it is
+// recreated, in which case every message is new to the client anyway. At
+// most 21 printable octets, within RFC 1939's 1..70 of 0x21..0x7E.
 std::string Session::uniqueId(const Msg& m) const {
   return std::to_string(uidvalidity_) + "." + std::to_string(m.uid);
 }
@@ -227,18 +206,22 @@ void Session::cmdRetr(const Command& cmd, bool top) {
   }
   busy_ = true;
   uint32_t lines = cmd.lines;
+  size_t index = cmd.msg - 1;
   auto answered = std::make_shared<bool>(false);
   std::weak_ptr<Session> weak = weak_from_this();
-  auto on_body = [weak, top, lines, answered](uint32_t, Result<std::string> body) {
+  auto on_body = [weak, top, lines, index, answered](uint32_t, Result<std::string> body) {
     auto self = weak.lock();
     if (!self || self->closed_ || self->closing_) return true;
     if (*answered) return true;  // one uid asked for; ignore extras
     *answered = true;
     if (!body.ok()) {
-      log::warn("message unreadable", {{"proc", "pop3d"},
-                                       {"session", self->sid_},
-                                       {"user", self->user_},
-                                       {"error", body.error().message}});
+      // Expunged by another session is an ordinary event; anything else is worth a warning.
+      log::write(body.error().code == ErrorCode::kExpunged ? log::Level::kInfo : log::Level::kWarn,
+                 "message unreadable",
+                 {{"proc", "pop3d"},
+                  {"session", self->sid_},
+                  {"user", self->user_},
+                  {"error", body.error().message}});
       self->send(messageErrorReply(body.error()));
       return true;
     }
@@ -249,6 +232,7 @@ void Session::cmdRetr(const Command& cmd, bool top) {
       self->out_ += "+OK " + std::to_string(body->size()) + " octets\r\n";
     }
     appendDotStuffed(text, &self->out_);
+    if (!top) self->msgs_[index].retrieved = true;
     self->flush();
     if (self->closed_) return true;
     if (self->out_.size() - self->out_off_ > kOutHigh) {
@@ -300,38 +284,80 @@ void Session::cmdQuit() {
     return;
   }
   state_ = State::kUpdate;
-  std::vector<uint32_t> uids;
-  for (const auto& m : msgs_) {
-    if (m.deleted) uids.push_back(m.uid);
-  }
-  // An empty uid list would mean "every message" to the store.
-  if (uids.empty()) {
-    send("+OK Postern POP3 signing off\r\n");
-    closeAfterFlush();
-    return;
-  }
   busy_ = true;
+  update();
+}
+
+void Session::update() {
+  std::vector<uint32_t> seen, dele;
+  for (const auto& m : msgs_) {
+    if (m.deleted) {
+      dele.push_back(m.uid);
+    } else if (m.retrieved && mark_seen_) {
+      seen.push_back(m.uid);
+    }
+  }
   std::weak_ptr<Session> weak = weak_from_this();
-  size_t asked = uids.size();
-  host_.store().expunge(user_, mailbox_id_, std::move(uids), false,
-                        [weak, asked](Result<std::vector<uint32_t>> r) {
-                          auto self = weak.lock();
-                          if (!self || self->closed_) return;
-                          self->busy_ = false;
-                          if (self->closing_) return;
-                          if (!r.ok()) {
-                            log::warn("expunge failed", {{"proc", "pop3d"},
-                                                         {"session", self->sid_},
-                                                         {"user", self->user_},
-                                                         {"error", r.error().message}});
-                            self->send("-ERR [SYS/TEMP] Some deleted messages not removed\r\n");
-                          } else {
-                            // Messages another session already removed count as deleted.
-                            self->send("+OK Postern POP3 signing off (" + std::to_string(asked) +
-                                       " messages deleted)\r\n");
-                          }
-                          self->closeAfterFlush();
-                        });
+  // One expunge call for every DELE'd message: stored applies it in one
+  // transaction, so either all are gone or none. Uids another session
+  // expunged meanwhile are skipped by stored; the reply counts the rest.
+  auto expunge = [weak, dele = std::move(dele)] {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    // An empty uid list would mean "every message" to the store.
+    if (dele.empty()) return self->signOff("+OK Postern POP3 signing off\r\n");
+    self->host_.store().expunge(
+        self->user_, self->mailbox_id_, dele, false, [weak](Result<std::vector<uint32_t>> r) {
+          auto s = weak.lock();
+          if (!s || s->closed_) return;
+          if (!r.ok()) {
+            log::warn(
+                "expunge failed",
+                {{"proc", "pop3d"}, {"session", s->sid_}, {"user", s->user_}, {"error", r.error().message}});
+            return s->signOff("-ERR [SYS/TEMP] Some deleted messages not removed\r\n");
+          }
+          s->signOff("+OK Postern POP3 signing off (" + std::to_string(r->size()) + " messages deleted)\r\n");
+        });
+  };
+  if (seen.empty()) return expunge();
+  // \Seen for IMAP, set only now (as Dovecot does): a session that never
+  // reaches UPDATE changes nothing. Unknown (expunged) uids are ignored.
+  StoreFlagsArgs args;
+  args.user = user_;
+  args.mailbox_id = mailbox_id_;
+  args.uids = std::move(seen);
+  args.op = FlagOp::kAdd;
+  args.flags = flag::kSeen;
+  host_.store().storeFlags(std::move(args), [weak, expunge](Result<StoreFlagsResult> r) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    if (!r.ok()) {
+      log::warn(
+          "cannot mark retrieved messages seen",
+          {{"proc", "pop3d"}, {"session", self->sid_}, {"user", self->user_}, {"error", r.error().message}});
+    }
+    expunge();
+  });
+}
+
+void Session::signOff(const std::string& text) {
+  // Unlock before answering, so a client that logs in again right after
+  // QUIT never meets its own lock.
+  if (renew_timer_) loop_.cancel(renew_timer_);
+  renew_timer_ = 0;
+  std::string owner = std::move(lock_owner_);
+  lock_owner_.clear();
+  std::weak_ptr<Session> weak = weak_from_this();
+  auto finish = [weak, text](Error) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    self->busy_ = false;
+    if (self->closing_) return;
+    self->send(text);
+    self->closeAfterFlush();
+  };
+  if (owner.empty()) return finish(Error::none());
+  host_.store().releaseLock(lock_user_, kLockName, owner, finish);
 }
 
 }  // namespace postern::pop3d

@@ -23,6 +23,10 @@ class SessionHost {
   virtual void requestLogin(uint64_t conn, const std::string& user, LoginCallback cb) = 0;
   // The session on `conn` has ended; called exactly once per session.
   virtual void connectionClosed(uint64_t conn) = 0;
+  // The owner name of the maildrop lock a session on `conn` takes in stored:
+  // unique among every live session of every pop3d process, and starting
+  // with the prefix this worker's successor frees at start (main.cc).
+  virtual std::string lockOwner(uint64_t conn) const { return "pop3d/" + std::to_string(conn); }
 };
 
 }  // namespace postern::pop3d

@@ -15,7 +15,8 @@
 namespace postern::stored {
 
 struct EngineDbs {
-  MDB_dbi meta = 0, users = 0, mailboxes = 0, mbox_ids = 0, messages = 0, bodies = 0, body_refs = 0;
+  MDB_dbi meta = 0, users = 0, mailboxes = 0, mbox_ids = 0, messages = 0, bodies = 0, body_refs = 0,
+          structures = 0;
 };
 
 // A read-only transaction; holds the engine's env lock so close() waits.
@@ -74,7 +75,9 @@ Result<rec::Mailbox> createMailboxRec(MDB_txn* t, const Dbs& d, uint32_t user_id
 MailboxInfo toInfo(const rec::Mailbox& mb);
 
 // Bodies. addBody stores the bytes with refcount `refs`.
-Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs);
+// Stores a body (and its serialised MIME structure, when not empty) with `refs` references.
+Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs,
+                         std::string_view structure = {});
 Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta);  // removes at 0
 uint32_t checksum(std::string_view data);
 

@@ -138,7 +138,7 @@ uint32_t checksum(std::string_view data) {
   return uint32_t(c);
 }
 
-Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs) {
+Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs, std::string_view structure) {
   auto id = nextCounter(t, d, keys::kMetaNextBodyId);
   if (!id.ok()) return id.error();
   std::string key = keys::bodyKey(*id);
@@ -153,6 +153,8 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
   memcpy(p + 1, crc.data(), 4);
   if (!data.empty()) memcpy(p + keys::kBodyHeader, data.data(), data.size());
   if (auto e = putRaw(t, d.body_refs, key, keys::be32(refs)); !e.ok()) return e;
+  if (!structure.empty())
+    if (auto e = putRaw(t, d.structures, key, structure); !e.ok()) return e;
   return *id;
 }
 
@@ -165,6 +167,7 @@ Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta) {
   n += delta;
   if (n <= 0) {
     if (auto e = delRaw(t, d.body_refs, key); !e.ok()) return e;
+    if (auto e = delRaw(t, d.structures, key); !e.ok()) return e;
     return delRaw(t, d.bodies, key);
   }
   return putRaw(t, d.body_refs, key, keys::be32(uint32_t(n)));

@@ -15,6 +15,10 @@
 //   db "bodies"     key: be64 body id                     value: kBodyVersion byte,
 //                   be32 zlib crc32 of the data, then the message bytes
 //   db "body_refs"  key: be64 body id                     value: be32 reference count
+//   db "structures" key: be64 body id                     value: mime::serialise() of the
+//                   message's MIME structure (offsets, envelope), written with the body at
+//                   delivery so FETCH never re-parses; absent for bodies stored before it
+//                   existed (readers parse those on demand)
 //
 // A body is shared by every message that copies it (COPY, MOVE, multi-user
 // delivery); it is removed when its reference count drops to 0.
@@ -34,6 +38,7 @@ inline constexpr const char* kDbMailboxIds = "mbox_ids";
 inline constexpr const char* kDbMessages = "messages";
 inline constexpr const char* kDbBodies = "bodies";
 inline constexpr const char* kDbBodyRefs = "body_refs";
+inline constexpr const char* kDbStructures = "structures";
 inline constexpr unsigned kMaxDbs = 8;
 
 // Counters in db "meta" (be64 values).

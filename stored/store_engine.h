@@ -110,6 +110,16 @@ class StoreEngine {
   using OnBody = std::function<bool(uint32_t uid, Result<std::string> body)>;
   Error fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                     const OnBody& on_body);
+  // The same, with each message's serialised MIME structure (stored at
+  // delivery; parsed on demand for bodies stored before structures were
+  // kept). With `with_body` false only the structure is read.
+  struct Fetched {
+    std::string body;       // empty unless with_body
+    std::string structure;  // mime::serialise() form
+  };
+  using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
+  Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                      bool with_body, const OnMessage& on_message);
   // ---- integrity ----
   struct Damaged {
     std::string user, mailbox;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "mime/mime.h"
 #include "engine_internal.h"
 
 namespace postern::stored {
@@ -48,6 +49,8 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
   if (args.body.size() > opts_.max_message_size || args.body.size() > 0xffffffffu)
     return Error{ErrorCode::kTooBig, "message larger than the size limit"};
   int64_t date = args.internaldate != 0 ? args.internaldate : int64_t(time(nullptr));
+  // Parsed once, here, outside the writer thread; kept beside the body.
+  std::string structure = mime::serialise(mime::parse(args.body));
   AppendResult res;
   const Dbs& d = *dbs_;
   Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
@@ -58,7 +61,7 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
     bool grew = false;
     auto kw = keywordBits(&*mb, args.keywords, true, &grew);
     if (!kw.ok()) return kw.error();
-    auto body = addBody(t, d, args.body, 1);
+    auto body = addBody(t, d, args.body, 1, structure);
     if (!body.ok()) return body.error();
     rec::Message m;
     m.set_flags((args.flags & flag::kSystemMask) | *kw);
@@ -94,10 +97,11 @@ std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, c
     if (mbname.ok()) target = *mbname;
   }
   int64_t now = int64_t(time(nullptr));
+  std::string structure = mime::serialise(mime::parse(body));
   const Dbs& d = *dbs_;
   Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
     // One body for every recipient, with one reference per delivered copy.
-    auto body_id = addBody(t, d, body, 0);
+    auto body_id = addBody(t, d, body, 0, structure);
     if (!body_id.ok()) return body_id.error();
     uint32_t refs = 0;
     for (size_t i = 0; i < users.size(); i++) {
@@ -156,6 +160,14 @@ std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, c
 
 Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                                const OnBody& on_body) {
+  return fetchMessages(user, mailbox_id, uids, true, [&](uint32_t uid, Result<Fetched> m) {
+    if (!m.ok()) return on_body(uid, m.error());
+    return on_body(uid, std::move(m->body));
+  });
+}
+
+Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                                 bool with_body, const OnMessage& on_message) {
   auto name = canonicalUser(user);
   if (!name.ok()) return name.error();
   uint32_t user_id = 0;
@@ -169,8 +181,8 @@ Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, con
     user_id = u->id();
   }
   for (uint32_t uid : uids) {
-    // One short read txn per body: a slow client must not pin old pages.
-    Result<std::string> body = Error{ErrorCode::kExpunged, "no such message"};
+    // One short read txn per message: a slow client must not pin old pages.
+    Result<Fetched> out = Error{ErrorCode::kExpunged, "no such message"};
     {
       Reader rd(this);
       if (!rd.error().ok()) return rd.error();
@@ -180,21 +192,34 @@ Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, con
       rec::Message m;
       auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
       if (!r.ok()) {
-        body = r.error();
+        out = r.error();
       } else if (*r) {
-        std::string_view v;
-        auto b = getRaw(rd.txn(), d.bodies, keys::bodyKey(m.body_id()), &v);
-        if (!b.ok()) body = b.error();
-        else if (!*b) body = Error{ErrorCode::kCorrupt, "body missing"};
-        else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
-          body = Error{ErrorCode::kCorrupt, "bad body header"};
-        else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
-          body = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
-        else
-          body = std::string(v.substr(keys::kBodyHeader));
+        Fetched f;
+        std::string key = keys::bodyKey(m.body_id());
+        std::string_view sv;
+        auto st = getRaw(rd.txn(), d.structures, key, &sv);
+        if (st.ok() && *st) f.structure.assign(sv);
+        bool need_body = with_body || f.structure.empty();
+        Error berr;
+        if (need_body) {
+          std::string_view v;
+          auto b = getRaw(rd.txn(), d.bodies, key, &v);
+          if (!b.ok()) berr = b.error();
+          else if (!*b) berr = Error{ErrorCode::kCorrupt, "body missing"};
+          else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
+            berr = Error{ErrorCode::kCorrupt, "bad body header"};
+          else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
+            berr = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
+          else if (with_body)
+            f.body.assign(v.substr(keys::kBodyHeader));
+          if (berr.ok() && f.structure.empty())  // stored before structures were kept
+            f.structure = mime::serialise(mime::parse(v.substr(keys::kBodyHeader)));
+        }
+        if (berr.ok()) out = std::move(f);
+        else out = berr;
       }
     }
-    if (!on_body(uid, std::move(body))) break;
+    if (!on_message(uid, std::move(out))) break;
   }
   return {};
 }

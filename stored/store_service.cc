@@ -237,17 +237,19 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
                                        grpc::ServerWriter<pb::BodyChunk>* writer) {
   uint32_t chunk = req->chunk_size() == 0 ? kDefaultChunk : std::clamp<uint32_t>(req->chunk_size(), 1024, kMaxChunk);
   std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
-  auto on_body = [&](uint32_t uid, Result<std::string> body) -> bool {
+  bool with_structure = req->with_structure() || req->structure_only();
+  auto on_message = [&](uint32_t uid, Result<StoreEngine::Fetched> msg) -> bool {
     if (ctx->IsCancelled()) return false;
     pb::BodyChunk c;
     c.set_uid(uid);
-    if (!body.ok()) {
-      logged("fetch-body", req->user(), body.error());
-      setError(c.mutable_error(), body.error());
+    if (!msg.ok()) {
+      logged("fetch-body", req->user(), msg.error());
+      setError(c.mutable_error(), msg.error());
       c.set_last(true);
       return writer->Write(c);
     }
-    const std::string& data = *body;
+    if (with_structure) c.set_structure(std::move(msg->structure));
+    const std::string& data = msg->body;
     c.set_total_size(data.size());
     size_t off = 0;
     do {
@@ -257,10 +259,11 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
       off += n;
       c.set_last(off >= data.size());
       if (!writer->Write(c)) return false;  // client gone
+      c.clear_structure();
     } while (off < data.size());
     return true;
   };
-  Error e = engine_->fetchBodies(req->user(), req->mailbox_id(), uids, on_body);
+  Error e = engine_->fetchMessages(req->user(), req->mailbox_id(), uids, !req->structure_only(), on_message);
   if (!e.ok()) {
     // The mailbox itself is unusable: every uid gets the error.
     logged("fetch-bodies", req->user(), e);
@@ -351,6 +354,24 @@ grpc::Status StoreService::Watch(Ctx* ctx, const pb::WatchRequest*, grpc::Server
     if (!writer->Write(out)) break;
   }
   log::debug("watch stream closed", {{"peer", ctx->peer()}});
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::AcquireLock(Ctx*, const pb::AcquireLockRequest* req, pb::SimpleResponse* resp) {
+  Error e = locks_.acquire(req->user(), req->name(), req->owner(), req->lease_ms());
+  setError(resp->mutable_error(), logged("acquire lock", req->user(), e));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ReleaseLock(Ctx*, const pb::ReleaseLockRequest* req, pb::SimpleResponse*) {
+  locks_.release(req->user(), req->name(), req->owner());
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ReleaseLocks(Ctx*, const pb::ReleaseLocksRequest* req, pb::ReleaseLocksResponse* resp) {
+  uint32_t n = locks_.releaseOwners(req->owner_prefix(), req->keep_prefix());
+  if (n > 0) log::info("released stale locks", {{"owner", req->owner_prefix()}, {"locks", std::to_string(n)}});
+  resp->set_released(n);
   return grpc::Status::OK;
 }
 

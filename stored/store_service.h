@@ -9,6 +9,7 @@
 
 #include "store.grpc.pb.h"
 #include "store_engine.h"
+#include "store_locks.h"
 
 namespace postern::stored {
 
@@ -46,11 +47,16 @@ class StoreService final : public pb::Store::Service {
   grpc::Status Expunge(Ctx*, const pb::ExpungeRequest*, pb::ExpungeResponse*) override;
   grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
   grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
+  // Maildrop locks: in memory only (store_locks.h), never touch the engine.
+  grpc::Status AcquireLock(Ctx*, const pb::AcquireLockRequest*, pb::SimpleResponse*) override;
+  grpc::Status ReleaseLock(Ctx*, const pb::ReleaseLockRequest*, pb::SimpleResponse*) override;
+  grpc::Status ReleaseLocks(Ctx*, const pb::ReleaseLocksRequest*, pb::ReleaseLocksResponse*) override;
 
  private:
   StoreEngine* engine_;
   int64_t started_;
   std::atomic<bool> stopping_{false};
+  LockTable locks_;
 };
 
 }  // namespace postern::stored

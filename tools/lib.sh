@@ -17,6 +17,7 @@ POSTERN_PACKAGES=(
   libpoco-dev libssl-dev liblmdb-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   doctest-dev zlib1g-dev libpython3.11-testsuite
+  fetchmail getmail6 curl
 )
 
 postern_say() { printf '==> %s\n' "$*" >&2; }

@@ -21,12 +21,18 @@ using Kind = imap::FetchItem::Kind;
 
 constexpr size_t kPauseAbove = 1 << 20;
 
-bool needsBody(const imap::FetchRequest& r) {
+// Items that need the message octets.
+bool needsBytes(const imap::FetchRequest& r) {
   for (const auto& i : r.items)
     if (i.kind == Kind::kRfc822 || i.kind == Kind::kRfc822Header || i.kind == Kind::kRfc822Text ||
-        i.kind == Kind::kBodySection || i.kind == Kind::kEnvelope || i.kind == Kind::kBody ||
-        i.kind == Kind::kBodyStructure)
+        i.kind == Kind::kBodySection)
       return true;
+  return false;
+}
+
+bool needsStructureOnly(const imap::FetchRequest& r) {
+  for (const auto& i : r.items)
+    if (i.kind == Kind::kEnvelope || i.kind == Kind::kBody || i.kind == Kind::kBodyStructure) return true;
   return false;
 }
 
@@ -50,13 +56,20 @@ bool needsStructure(const imap::FetchRequest& r) {
   return false;
 }
 
-// One untagged FETCH response. `body` is null when no body was needed.
+// One untagged FETCH response. `body` is null when no body was needed;
+// `blob` is the stored structure (mime::serialise form), empty for messages
+// stored before structures were kept (then the body is parsed here).
 std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool add_flags,
-                   const std::string* body, bool* ok) {
+                   const std::string* body, const std::string* blob, bool* ok) {
   const MessageMeta& m = v.at(seq);
-  // Parsed once per message per FETCH, and only when an item needs it.
   std::optional<mime::Structure> structure;
-  if (body && needsStructure(job.req)) structure = mime::parse(*body);
+  if (needsStructure(job.req)) {
+    if (blob && !blob->empty()) {
+      auto s = mime::deserialise(*blob);
+      if (s.ok()) structure = std::move(s.value());
+    }
+    if (!structure) structure = mime::parse(body ? std::string_view(*body) : std::string_view());
+  }
   std::string out = "* " + std::to_string(seq) + " FETCH (";
   bool first = true;
   auto sep = [&] {
@@ -160,9 +173,10 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
   uids.reserve(job->seqs.size());
   for (uint32_t s : job->seqs) uids.push_back(v->at(s).uid);
   auto holder = std::make_shared<std::shared_ptr<BodyStream>>();
-  *holder = ctx->store().fetchBodies(
-      ctx->session().user(), v->id(), std::move(uids),
-      [ctx, job, holder](uint32_t uid, Result<std::string> body) -> bool {
+  bool with_body = needsBytes(job->req);
+  *holder = ctx->store().fetchMessages(
+      ctx->session().user(), v->id(), std::move(uids), with_body,
+      [ctx, job, holder, with_body](uint32_t uid, Result<StoreClient::Fetched> body) -> bool {
         Session& s = ctx->session();
         MailboxView* v = s.selected();
         if (s.closed() || !v) return true;
@@ -182,7 +196,9 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
             std::lower_bound(job->seqs.begin(), job->seqs.end(), seq) - job->seqs.begin());
         bool add = idx < job->add_flags.size() && job->add_flags[idx];
         bool ok = true;
-        std::string out = render(*v, seq, *job, add, &body.value(), &ok);
+        // Without stored structure the store sends the body even if not asked.
+        const std::string* bytes = with_body || !body->body.empty() ? &body->body : nullptr;
+        std::string out = render(*v, seq, *job, add, bytes, &body->structure, &ok);
         if (!ok) {
           ++job->failed;
           job->fail_code = ErrorCode::kBadArgs;
@@ -205,11 +221,11 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
 }
 
 void sendResponses(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> job) {
-  if (needsBody(job->req)) return sendBodies(ctx, job);
+  if (needsBytes(job->req) || needsStructureOnly(job->req)) return sendBodies(ctx, job);
   MailboxView* v = ctx->session().selected();
   for (size_t i = 0; i < job->seqs.size(); ++i) {
     bool ok = true;
-    ctx->write(render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, &ok));
+    ctx->write(render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, nullptr, &ok));
   }
   finish(ctx, *job);
 }

@@ -11,7 +11,7 @@ struct VerbInfo {
   std::string_view name;
   Verb verb;
 };
-constexpr std::array<VerbInfo, 12> kVerbs{{
+constexpr std::array<VerbInfo, 13> kVerbs{{
     {"USER", Verb::kUser},
     {"PASS", Verb::kPass},
     {"QUIT", Verb::kQuit},
@@ -24,6 +24,7 @@ constexpr std::array<VerbInfo, 12> kVerbs{{
     {"TOP", Verb::kTop},
     {"UIDL", Verb::kUidl},
     {"CAPA", Verb::kCapa},
+    {"AUTH", Verb::kAuth},
 }};
 
 std::vector<std::string_view> splitSpaces(std::string_view s) {
@@ -122,6 +123,15 @@ Command parseCommand(std::string_view line) {
     case Verb::kTop:
       if (expect(2, 2) && parseMsg(args[0], &cmd) && !parseNumber(args[1], &cmd.lines)) {
         cmd.error = "Invalid line count";
+      }
+      break;
+    case Verb::kAuth:
+      if (expect(0, 2) && !args.empty()) {
+        for (char c : args[0]) cmd.arg += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+        if (args.size() == 2) {
+          cmd.has_initial = true;
+          cmd.initial = std::string(args[1]);
+        }
       }
       break;
     default:

@@ -22,19 +22,23 @@ enum class Verb {
   kTop,
   kUidl,
   kCapa,
+  kAuth,
 };
 
 struct Command {
   Verb verb = Verb::kUnknown;
-  std::string keyword;     // as sent, upper-cased
-  std::string arg;         // USER name, PASS password (may contain spaces)
-  bool has_msg = false;    // LIST/UIDL with a message number; always for RETR/DELE/TOP
-  uint32_t msg = 0;        // message number as sent (>= 1)
-  uint32_t lines = 0;      // TOP's line count
-  std::string error;       // non-empty: answer "-ERR <error>", nothing else happens
+  std::string keyword;       // as sent, upper-cased
+  std::string arg;           // USER name, PASS password (may contain spaces), AUTH mechanism (upper-cased)
+  bool has_initial = false;  // AUTH with an initial response (RFC 5034 section 4)
+  std::string initial;       // ... as sent: base64, or "=" for an empty one
+  bool has_msg = false;      // LIST/UIDL with a message number; always for RETR/DELE/TOP
+  uint32_t msg = 0;          // message number as sent (>= 1)
+  uint32_t lines = 0;        // TOP's line count
+  std::string error;         // non-empty: answer "-ERR <error>", nothing else happens
 };
 
 // Parses one command line (without CRLF). Keywords are case-insensitive.
+// AUTH without a mechanism is accepted (arg empty): it lists the mechanisms.
 Command parseCommand(std::string_view line);
 
 // Longest command line accepted, without CRLF (RFC 2449 says 255 octets

@@ -2,6 +2,7 @@
 """POP3 with poplib: exact octets, dot-stuffing, TOP, and deletion only in UPDATE state."""
 
 import poplib
+import socket
 import time
 
 import harness
@@ -113,7 +114,11 @@ class Pop3(harness.ApplianceTest):
         pop = self.app.pop3()
         pop.dele(1)
         pop.dele(2)
-        pop.sock.close()  # vanish without QUIT
+        # Vanish without QUIT. shutdown() first: poplib's makefile() keeps the
+        # descriptor open after close(), and the server (and its maildrop
+        # lock) would never learn that the client went away.
+        pop.sock.shutdown(socket.SHUT_RDWR)
+        pop.sock.close()
         time.sleep(0.2)
         pop2 = self.closing(self.pop3_retry())
         self.assertEqual(pop2.stat()[0], 3)

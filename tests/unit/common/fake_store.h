@@ -347,6 +347,21 @@ class FakeStore : public StoreClient {
     return s;
   }
 
+  // Structures are not kept here: the body always travels and the structure
+  // is empty, so callers exercise their parse-on-demand path.
+  std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                                            bool /*with_body*/, OnMessage on_message, Done done) override {
+    return fetchBodies(
+        user, mailbox_id, std::move(uids),
+        [on_message = std::move(on_message)](uint32_t uid, Result<std::string> body) -> bool {
+          if (!body.ok()) return on_message(uid, body.error());
+          Fetched f;
+          f.body = std::move(body.value());
+          return on_message(uid, std::move(f));
+        },
+        std::move(done));
+  }
+
   void storeFlags(StoreFlagsArgs a, Callback<StoreFlagsResult> cb) override {
     if (failed(cb)) return;
     Folder* f = findFolderById(a.user, a.mailbox_id);

@@ -8,6 +8,7 @@
 #include "pop3d/proto/command.h"
 #include "pop3d/proto/dot_stuff.h"
 #include "pop3d/proto/line_reader.h"
+#include "pop3d/proto/sasl.h"
 
 using namespace postern::pop3d;
 
@@ -51,7 +52,9 @@ TEST_CASE("line framing splits CRLF and LF lines and refuses over-long ones") {
       {"12345\r\n", 5, {"L:12345"}},
       {"123456\r\n", 5, {"TOOLONG"}},
       {std::string(50, 'x') + "\r\nSTAT\r\n", 10, {"TOOLONG", "L:STAT"}},
-      {std::string(50, 'x') + "\r\n" + std::string(50, 'y') + "\r\nQUIT\r\n", 10, {"TOOLONG", "TOOLONG", "L:QUIT"}},
+      {std::string(50, 'x') + "\r\n" + std::string(50, 'y') + "\r\nQUIT\r\n",
+       10,
+       {"TOOLONG", "TOOLONG", "L:QUIT"}},
       {"a\rb\r\n", 100, {"L:a\rb"}},
   };
   for (const auto& c : cases) {
@@ -151,4 +154,59 @@ TEST_CASE("TOP returns the header, the blank line and n body lines") {
   CHECK(topOf("Subject: only header\r\n", 5) == "Subject: only header\r\n");
   CHECK(topOf("\r\nbody\r\n", 0) == "\r\n");
   CHECK(topOf("H: 1\r\n\r\nno crlf at end", 3) == "H: 1\r\n\r\nno crlf at end");
+}
+
+TEST_CASE("AUTH parses its mechanism and initial response") {
+  Command c = parseCommand("auth plain AGFsaWNlAHB3");
+  CHECK(c.verb == Verb::kAuth);
+  CHECK(c.error.empty());
+  CHECK(c.arg == "PLAIN");
+  CHECK(c.has_initial);
+  CHECK(c.initial == "AGFsaWNlAHB3");
+  c = parseCommand("AUTH PLAIN");
+  CHECK(c.arg == "PLAIN");
+  CHECK(!c.has_initial);
+  c = parseCommand("AUTH");
+  CHECK(c.error.empty());
+  CHECK(c.arg.empty());
+  CHECK(parseCommand("AUTH PLAIN a b").error == "Too many arguments");
+}
+
+TEST_CASE("strict base64 for SASL lines") {
+  struct Case {
+    std::string in;
+    bool ok;
+    std::string out;
+  };
+  std::vector<Case> cases = {
+      {"", true, ""},        {"AGFsaWNlAHB3", true, std::string("\0alice\0pw", 9)},
+      {"YQ==", true, "a"},   {"YWI=", true, "ab"},
+      {"YWJj", true, "abc"}, {"YQ=", false, ""},
+      {"Y===", false, ""},   {"YQ==YQ==", false, ""},
+      {"YW J", false, ""},   {"YWJ*", false, ""},
+      {"=", false, ""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.in);
+    auto r = decodeBase64(c.in);
+    CHECK(r.has_value() == c.ok);
+    if (r && c.ok) CHECK(*r == c.out);
+  }
+}
+
+TEST_CASE("PLAIN messages split into authzid, authcid and password") {
+  auto p = parsePlain(std::string("\0alice\0pw", 9));
+  REQUIRE(p);
+  CHECK(p->authzid.empty());
+  CHECK(p->authcid == "alice");
+  CHECK(p->password == "pw");
+  p = parsePlain(std::string("admin\0alice\0p w\x01", 16));
+  REQUIRE(p);
+  CHECK(p->authzid == "admin");
+  CHECK(p->password == "p w\x01");
+  CHECK(!parsePlain(std::string("\0alice", 6)));
+  CHECK(!parsePlain(std::string("\0\0pw", 4)));
+  CHECK(!parsePlain(std::string("\0alice\0", 7)));
+  CHECK(!parsePlain(std::string("\0alice\0pw\0", 10)));
+  CHECK(!parsePlain(""));
 }
