@@ -1,8 +1,8 @@
-#include "pop3d/proto/line_reader.h"
+#include "line_reader.h"
 
 #include <cstring>
 
-namespace postern::pop3d {
+namespace postern {
 
 size_t LineReader::consume(std::string_view data, Event* event, std::string* line) {
   *event = Event::kNone;
@@ -35,4 +35,4 @@ size_t LineReader::consume(std::string_view data, Event* event, std::string* lin
   return take + 1;
 }
 
-}  // namespace postern::pop3d
+}  // namespace postern
