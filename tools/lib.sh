@@ -11,13 +11,15 @@ POSTERN_BUILD="$POSTERN_ROOT/build"
 POSTERN_BUILD_LOCK=${POSTERN_BUILD_LOCK:-/tmp/postern-build.lock}
 
 # Everything the build and the tests use, all from Debian 12. cmake is here
-# because meson finds POCO through its CMake package files.
+# because meson finds POCO through its CMake package files; scdoc builds the
+# man pages (the build skips them without it).
 POSTERN_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
   libpoco-dev libssl-dev liblmdb-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   doctest-dev zlib1g-dev libpython3.11-testsuite
-  fetchmail getmail6 curl
+  fetchmail getmail6 curl isync offlineimap3 openssl
+  scdoc
 )
 
 postern_say() { printf '==> %s\n' "$*" >&2; }
