@@ -159,6 +159,12 @@ const std::vector<KeyDef>& keyTable() {
        listenKey([](Config& c, std::vector<ListenAddr> v) { c.pop3_listen = std::move(v); })},
       {"lmtp.listen", "127.0.0.1:2424", "list of host:port", "LMTP listeners; empty disables LMTP.",
        listenKey([](Config& c, std::vector<ListenAddr> v) { c.lmtp_listen = std::move(v); })},
+      {"imaps.listen", "127.0.0.1:1993", "list of host:port",
+       "IMAP listeners with implicit TLS (RFC 8314; installed: 993); empty disables them.",
+       listenKey([](Config& c, std::vector<ListenAddr> v) { c.imaps_listen = std::move(v); })},
+      {"pop3s.listen", "127.0.0.1:1995", "list of host:port",
+       "POP3 listeners with implicit TLS (RFC 8314; installed: 995); empty disables them.",
+       listenKey([](Config& c, std::vector<ListenAddr> v) { c.pop3s_listen = std::move(v); })},
       {"imap.workers", "0", "0-64", "imapd processes; 0 = one per core.",
        uintKey(0, 64, [](Config& c, uint64_t v) { c.imap_workers = static_cast<uint32_t>(v); })},
       {"pop3.workers", "0", "0-64", "pop3d processes; 0 = one per core.",
@@ -224,7 +230,7 @@ const std::vector<KeyDef>& keyTable() {
       {"lmtp.max_connections_per_user", "0", "0-1000", "LMTP sessions per user; 0 = the server-wide limit.",
        uintKey(0, 1000, [](Config& c, uint64_t v) { c.lmtp_limits.max_connections_per_user = static_cast<uint32_t>(v); })},
       {"trusted_networks", "127.0.0.1/32 ::1/128", "list of CIDR",
-       "Client networks exempt from the per-IP limit (webmail hosts, proxies, office NAT).",
+       "Client networks exempt from the per-IP limit and allowed to log in without TLS (webmail hosts, proxies, office NAT).",
        strKey([](Config& c, const std::string& v) { c.trusted_networks = splitList(v); })},
       {"access.allow", "(empty: everyone)", "list of CIDR",
        "If set, only these client networks may connect (deny wins).",
@@ -240,6 +246,17 @@ const std::vector<KeyDef>& keyTable() {
       {"access.deny_domains", "(empty)", "list of domains",
        "With access.dns: clients whose confirmed name is in (or under) one of these are refused.",
        strKey([](Config& c, const std::string& v) { c.access_deny_domains = splitList(v); })},
+      {"tls.cert_file", "<data_dir>/tls/cert.pem", "path",
+       "PEM certificate (chain) for TLS; unset = a self-signed one generated on first start.",
+       strKey([](Config& c, const std::string& v) { c.tls_cert_file = v; })},
+      {"tls.key_file", "<data_dir>/tls/key.pem", "path",
+       "PEM private key of tls.cert_file (unset with a cert_file set: the key is in that file).",
+       strKey([](Config& c, const std::string& v) { c.tls_key_file = v; })},
+      {"tls.min_version", "1.2", "1.2, 1.3", "Oldest TLS version accepted (older ones are always refused).",
+       enumKey({"1.2", "1.3"}, [](Config& c, const std::string& v) { c.tls_min_version = v; })},
+      {"auth.allow_plaintext", "false", "true/false",
+       "Allow LOGIN, USER/PASS and AUTH PLAIN without TLS from any address (false: only from trusted_networks).",
+       boolKey([](Config& c, bool v) { c.auth_allow_plaintext = v; })},
       {"licence.file", "<data_dir>/licence", "path", "The installed licence file.",
        strKey([](Config& c, const std::string& v) { c.licence_file = v; })},
       {"licence.public_keys", "(built-in vendor key)", "list of paths or base64 keys",
@@ -290,7 +307,7 @@ std::string setListenerKey(Config& c, const std::string& key, const std::string&
   if (field == "allow") return l->allow = splitList(v), "";
   if (field == "deny") return l->deny = splitList(v), "";
   if (field == "tls") {
-    if (v != "off") return "'" + v + "': only 'off' until TLS support lands";
+    if (v != "off" && v != "starttls" && v != "implicit") return "'" + v + "' is not one of: starttls, implicit, off";
     l->tls = v;
     return "";
   }

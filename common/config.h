@@ -28,7 +28,9 @@ struct ListenerConfig {
   uint32_t max_connections_per_ip = 0;    // 0 = the protocol's / server-wide limit
   uint32_t max_connections_per_user = 0;  // 0 = the protocol's / server-wide limit
   std::vector<std::string> allow, deny;   // CIDRs, scoped to this listener
-  std::string tls = "off";                // off (TLS modes come with the security work)
+  // starttls: plaintext, STARTTLS/STLS offered; implicit: TLS from the
+  // first byte; off: plaintext, no TLS offered (behind a TLS proxy).
+  std::string tls = "starttls";
 };
 
 struct Config {
@@ -49,6 +51,8 @@ struct Config {
   std::vector<ListenAddr> imap_listen{{"127.0.0.1", 1143}};
   std::vector<ListenAddr> pop3_listen{{"127.0.0.1", 1110}};
   std::vector<ListenAddr> lmtp_listen{{"127.0.0.1", 2424}};
+  std::vector<ListenAddr> imaps_listen{{"127.0.0.1", 1993}};  // implicit TLS (RFC 8314)
+  std::vector<ListenAddr> pop3s_listen{{"127.0.0.1", 1995}};
   uint32_t imap_workers = 0;  // 0 = one per core
   uint32_t pop3_workers = 0;
   uint32_t lmtp_workers = 0;
@@ -84,6 +88,15 @@ struct Config {
   std::vector<std::string> access_deny_domains;
 
   std::vector<ListenerConfig> listeners;
+
+  // TLS (common/tls.h). Empty cert/key = the self-signed pair the master
+  // generates under <data_dir>/tls.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_min_version = "1.2";  // 1.2 | 1.3
+  // false: LOGIN / AUTHENTICATE PLAIN / USER / AUTH only over TLS or from
+  // trusted_networks; true: everywhere.
+  bool auth_allow_plaintext = false;
 
   // The limits for one protocol ("imap", "pop3", "lmtp"), overrides applied.
   Limits limitsFor(const std::string& protocol) const;

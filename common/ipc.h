@@ -3,7 +3,12 @@
 // worker; every message is one fixed-size IpcMsg datagram, and kNewConn
 // carries the client socket as SCM_RIGHTS ancillary data.
 //
-//   master -> worker   kNewConn     conn, peer, port, protocol + fd
+//   master -> worker   kNewConn     conn, peer, port + fd; text = protocol and
+//                                   flags, "+"-separated: "imap", "imap+tls+trusted"
+//                                   (tls: implicit TLS, handshake before the greeting;
+//                                   notls: offer no STARTTLS; trusted: the peer is in
+//                                   trusted_networks, plaintext login allowed).
+//                                   tls::parseConnText / connText (common/tls.h).
 //                      kLoginReply  conn, ok (value 1/0), text = reason
 //                      kReload      re-read the config file
 //                      kShutdown    say BYE/-ERR/421 to every client, close, exit;

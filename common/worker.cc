@@ -44,6 +44,18 @@ void WorkerRuntime::connectionClosed(uint64_t conn) {
   }
 }
 
+void WorkerRuntime::loadTls() {
+  auto ctx = tls::Context::fromConfig(config_);
+  if (!ctx.ok()) {
+    // At reload the previous context stays: a bad new file must not turn TLS off.
+    log::error(tls_ ? "TLS certificate not reloaded, keeping the previous one" : "TLS unavailable",
+               {{"error", ctx.error().message}});
+    return;
+  }
+  tls_ = ctx.value();
+  log::debug("TLS certificate loaded", {{"sha256", tls_->fingerprint()}});
+}
+
 void WorkerRuntime::beginShutdown(uint32_t grace_ms) {
   if (shutting_down_) return;
   shutting_down_ = true;
@@ -78,7 +90,15 @@ void WorkerRuntime::onIpc() {
           ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, m.conn));
           break;
         }
-        hooks_.on_connection(fd, m.conn, m.peer, static_cast<uint16_t>(m.value));
+        {
+          NewConnection nc;
+          nc.fd = fd;
+          nc.conn = m.conn;
+          nc.peer = m.peer;
+          nc.port = static_cast<uint16_t>(m.value);
+          nc.security = tls::parseConnText(m.text, nullptr);
+          hooks_.on_connection(nc);
+        }
         break;
       case ipc::MsgType::kLoginReply: {
         auto it = login_waiters_.find(m.conn);
@@ -98,6 +118,7 @@ void WorkerRuntime::onIpc() {
         bool ok = false;
         log::setLevel(log::parseLevel(config_.log_level, &ok));
         log::info("config reloaded");
+        loadTls();
         if (hooks_.on_reload) hooks_.on_reload();
         break;
       }
@@ -149,6 +170,7 @@ int WorkerRuntime::main(int argc, char** argv, const std::string& kind,
   rt.config_ = cfg.value();
   bool lvl_ok = false;
   log::init(rt.name_, rt.config_.log_target == "syslog", log::parseLevel(rt.config_.log_level, &lvl_ok));
+  rt.loadTls();
   rt.store_ = makeGrpcStoreClient(rt.loop_, rt.config_.storeTarget(),
                                   static_cast<size_t>(rt.config_.message_size_limit) + (4u << 20));
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "event_loop.h"
 #include "store_client.h"
+#include "tls.h"
 
 namespace postern {
 
@@ -28,9 +29,17 @@ struct SessionReport {
   uint64_t bytes_out = 0;
 };
 
+// A client connection handed over by the master (kNewConn).
+struct NewConnection {
+  int fd = -1;  // non-blocking, owned by the hook from now on
+  uint64_t conn = 0;
+  std::string peer;
+  uint16_t port = 0;
+  tls::Security security;  // implicit TLS, STARTTLS offered, trusted client
+};
+
 struct WorkerHooks {
-  // A new client socket (non-blocking, owned by the hook from now on).
-  std::function<void(int fd, uint64_t conn, const std::string& peer, uint16_t port)> on_connection;
+  std::function<void(const NewConnection&)> on_connection;
   // Say goodbye to every session and close them; the runtime exits once
   // activeConnections() reaches 0 or `grace_ms` passes.
   std::function<void(uint32_t grace_ms)> on_shutdown;
@@ -72,9 +81,17 @@ class WorkerRuntime {
   // Swap in a store client (tests with a fake store).
   void setStore(std::unique_ptr<StoreClient> s) { store_ = std::move(s); }
 
+  // The TLS server context for new connections (tls.cert_file etc.), or
+  // nullptr when none could be loaded (then STARTTLS is not offered and
+  // implicit-TLS connections are closed). Rebuilt at reload; connections
+  // keep the context they started with.
+  std::shared_ptr<tls::Context> tlsContext() const { return tls_; }
+  void setTlsContext(std::shared_ptr<tls::Context> c) { tls_ = std::move(c); }
+
  private:
   void onIpc();
   void beginShutdown(uint32_t grace_ms);
+  void loadTls();
 
   std::string kind_;
   std::string name_;
@@ -82,6 +99,7 @@ class WorkerRuntime {
   Config config_;
   EventLoop loop_;
   std::unique_ptr<StoreClient> store_;
+  std::shared_ptr<tls::Context> tls_;
   int ipc_fd_ = -1;
   WorkerHooks hooks_;
   bool shutting_down_ = false;

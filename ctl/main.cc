@@ -26,7 +26,7 @@ namespace {
 
 int usage() {
   fputs(
-      "usage: posternctl [--socket PATH] [--json] COMMAND\n"
+      "usage: posternctl [--socket PATH | --config FILE] [--json] COMMAND\n"
       "  user add NAME [--password P]     (else the password is read from stdin)\n"
       "  user del NAME\n"
       "  user list\n"
@@ -72,12 +72,19 @@ std::string readPassword() {
 
 int main(int argc, char** argv) {
   Opts o;
-  auto cfg = postern::loadConfig("");
-  o.socket = cfg->adminSocket();
+  // The admin socket: --socket, else the one of --config, else the built-in
+  // default (./var/run/admin.sock, what tools/run uses) when it exists, else
+  // the installed config's (/etc/postern/postern.conf).
+  std::string config_path;
+  bool socket_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--socket" && i + 1 < argc) o.socket = argv[++i];
-    else if (a == "--json") o.json = true;
+    if (a == "--socket" && i + 1 < argc) {
+      o.socket = argv[++i];
+      socket_given = true;
+    } else if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--json") o.json = true;
     else if (a == "--password" && i + 1 < argc) {
       o.password = argv[++i];
       o.have_password = true;
@@ -94,6 +101,19 @@ int main(int argc, char** argv) {
     } else o.args.push_back(a);
   }
   if (o.args.empty()) return usage();
+  if (!socket_given) {
+    if (config_path.empty()) {
+      std::string builtin = postern::loadConfig("")->adminSocket();
+      if (access(builtin.c_str(), F_OK) != 0 && access("/etc/postern/postern.conf", R_OK) == 0)
+        config_path = "/etc/postern/postern.conf";
+    }
+    auto cfg = postern::loadConfig(config_path);
+    if (!cfg.ok()) {
+      fprintf(stderr, "posternctl: %s\n", cfg.error().message.c_str());
+      return 1;
+    }
+    o.socket = cfg->adminSocket();
+  }
 
   auto channel = grpc::CreateChannel("unix:" + o.socket, grpc::InsecureChannelCredentials());
   auto stub = apb::Admin::NewStub(channel);

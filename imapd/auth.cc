@@ -6,6 +6,15 @@
 
 namespace postern::imapd {
 
+bool refusePlaintext(CommandContext& ctx) {
+  Session& s = ctx.session();
+  if (s.plaintextAllowed()) return false;
+  log::info("plaintext login refused", {{"session", s.id()}, {"ip", s.peer()}});
+  ctx.no(s.starttlsOffered() ? "[PRIVACYREQUIRED] Plaintext authentication is disallowed without TLS; use STARTTLS"
+                             : "[PRIVACYREQUIRED] Plaintext authentication is disallowed without TLS");
+  return true;
+}
+
 void authenticateAndLogin(std::shared_ptr<CommandContext> ctx, const std::string& user,
                           const std::string& password) {
   Session& s = ctx->session();

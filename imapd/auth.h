@@ -9,6 +9,11 @@
 
 namespace postern::imapd {
 
+// The plaintext policy: before TLS, and unless the client is trusted (or
+// auth.allow_plaintext), answers "NO [PRIVACYREQUIRED]" (RFC 5530) and
+// returns true; the command must then stop.
+bool refusePlaintext(CommandContext& ctx);
+
 void authenticateAndLogin(std::shared_ptr<CommandContext> ctx, const std::string& user,
                           const std::string& password);
 

@@ -30,6 +30,7 @@ void cmdStore(CommandContext&);
 void cmdCopy(CommandContext&);
 void cmdSearch(CommandContext&);
 void cmdIdle(CommandContext&);
+void cmdStarttls(CommandContext&);
 
 namespace {
 
@@ -58,6 +59,7 @@ const CommandDef kCommands[] = {
     {"RENAME", kAuthOnly, cmdRename},
     {"SEARCH", kSelectedOnly | kNoExpunge | kUidVariant, cmdSearch},
     {"SELECT", kAuthOnly, cmdSelect},
+    {"STARTTLS", kNotAuthOnly, cmdStarttls},
     {"STATUS", kAuthOnly, cmdStatus},
     {"STORE", kSelectedOnly | kNoExpunge | kUidVariant, cmdStore},
     {"SUBSCRIBE", kAuthOnly, cmdSubscribe},
@@ -76,7 +78,12 @@ const CommandDef* findCommand(std::string_view name) {
 
 std::string capabilities(const Session& s) {
   std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE";
-  if (s.state() == State::kNotAuthenticated) caps += " AUTH=PLAIN";
+  if (s.state() == State::kNotAuthenticated) {
+    if (s.starttlsOffered()) caps += " STARTTLS";
+    // RFC 3501 6.2.3 / 7.2.1: LOGINDISABLED while plaintext login is
+    // refused; AUTH=PLAIN is not offered then either (RFC 2595 section 6).
+    caps += s.plaintextAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+  }
   return caps;
 }
 

@@ -9,8 +9,8 @@ Server::Server(WorkerRuntime& rt) : rt_(rt) {
   rt_.store().watch([this](const std::vector<Change>& c) { onChanges(c); }, [this] { onResync(); });
 }
 
-void Server::accept(int fd, uint64_t conn, const std::string& peer) {
-  auto s = std::make_shared<Session>(*this, fd, conn, peer);
+void Server::accept(int fd, uint64_t conn, const std::string& peer, tls::Security sec) {
+  auto s = std::make_shared<Session>(*this, fd, conn, peer, sec);
   sessions_[s.get()] = s;
   s->start();
 }

@@ -20,7 +20,9 @@ class Server {
  public:
   explicit Server(WorkerRuntime& rt);
 
-  void accept(int fd, uint64_t conn, const std::string& peer);
+  // `sec`: how the connection arrived (common/tls.h); the default is a
+  // plaintext connection from a trusted client (tests).
+  void accept(int fd, uint64_t conn, const std::string& peer, tls::Security sec = {});
   void shutdown();
   // posternctl kick: say BYE to the session of master connection `conn`.
   void kick(uint64_t conn, const std::string& reason);

@@ -33,8 +33,8 @@ std::string upper(std::string s) {
 
 }  // namespace
 
-Session::Session(Server& server, int fd, uint64_t conn, std::string peer)
-    : server_(server), fd_(fd), conn_(conn), peer_(std::move(peer)),
+Session::Session(Server& server, int fd, uint64_t conn, std::string peer, tls::Security sec)
+    : server_(server), fd_(fd), conn_(conn), peer_(std::move(peer)), sec_(sec), stream_(fd),
       parser_(limitsFrom(server.runtime().config())) {
   id_ = server.runtime().name() + "/" + std::to_string(conn);
   started_ = last_input_ = EventLoop::now();
@@ -53,7 +53,16 @@ void Session::start() {
   runtime().loop().add(fd_, interest_, [weak](uint32_t ev) {
     if (auto s = weak.lock()) s->onEvents(ev);
   });
-  log::info("connect", {{"session", id_}, {"ip", peer_}, {"proto", "imap"}});
+  log::info("connect", {{"session", id_}, {"ip", peer_}, {"proto", sec_.implicit_tls ? "imaps" : "imap"}});
+  if (sec_.implicit_tls) {
+    // RFC 8314: TLS from the first byte; the greeting waits in out_ and
+    // goes out encrypted once the handshake is done.
+    if (Error e = stream_.startTls(runtime().tlsContext()); !e.ok()) {
+      log::warn("implicit TLS unavailable", {{"session", id_}, {"ip", peer_}, {"error", e.message}});
+      closeNow(e.message);
+      return;
+    }
+  }
   write("* OK [CAPABILITY " + capabilities(*this) + "] Postern IMAP4rev1 ready.\r\n");
   armTimeout();
 }
@@ -84,27 +93,53 @@ void Session::onEvents(uint32_t ev) {
     closeNow("socket error");
     return;
   }
-  if (ev & EPOLLOUT) flushOutput();
+  if (!stream_.tls()) {
+    if (ev & EPOLLOUT) flushOutput();
+    if (closed_) return;
+    if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) readInput();
+    return;
+  }
+  // TLS: a read may need the socket writable and a write readable, so on
+  // any event retry whatever is waiting; OpenSSL answers "want" cheaply.
+  if (!stream_.handshakeDone()) {
+    tls::Io io = stream_.handshake();
+    if (io == tls::Io::kError || io == tls::Io::kEof) return ioFailed("handshake");
+  }
+  if (stream_.handshakeDone() && !tls_logged_) {
+    tls_logged_ = true;
+    log::info("tls", {{"session", id_}, {"ip", peer_}, {"tls", stream_.description()}});
+  }
+  if (pendingOutput() > 0) flushOutput();
   if (closed_) return;
-  if (ev & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) readInput();
+  if (canRead() || (ev & (EPOLLHUP | EPOLLRDHUP))) readInput();
+  if (!closed_) updateInterest();
+}
+
+void Session::ioFailed(const std::string& what) {
+  if (stream_.tls() && !stream_.handshakeDone())
+    log::info("TLS handshake failed", {{"session", id_}, {"ip", peer_}, {"error", stream_.lastError()}});
+  closeNow(what + " error: " + stream_.lastError());
 }
 
 void Session::readInput() {
   char buf[kReadChunk];
-  ssize_t n = ::read(fd_, buf, sizeof buf);
-  if (n == 0) {
-    closeNow("client closed the connection");
-    return;
+  for (;;) {
+    size_t n = 0;
+    tls::Io io = stream_.read(buf, sizeof buf, &n);
+    if (io == tls::Io::kEof) {
+      closeNow("client closed the connection");
+      return;
+    }
+    if (io == tls::Io::kError) return ioFailed("read");
+    if (io != tls::Io::kOk) break;
+    bytes_in_ += static_cast<uint64_t>(n);
+    last_input_ = EventLoop::now();
+    parser_.feed(buf, n);
+    processInput();
+    // Decrypted bytes left inside OpenSSL raise no epoll event: take them now.
+    if (closed_ || !stream_.hasBuffered() || !canRead()) break;
   }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    closeNow(std::string("read error: ") + strerror(errno));
-    return;
-  }
-  bytes_in_ += static_cast<uint64_t>(n);
-  last_input_ = EventLoop::now();
-  parser_.feed(buf, static_cast<size_t>(n));
-  processInput();
+  updateInterest();
 }
 
 void Session::processInput() {
@@ -231,13 +266,11 @@ void Session::write(std::string_view data) {
 
 void Session::flushOutput() {
   while (!closed_ && out_pos_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_pos_, out_.size() - out_pos_, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      closeNow(std::string("write error: ") + strerror(errno));
-      return;
-    }
-    out_pos_ += static_cast<size_t>(n);
+    size_t n = 0;
+    tls::Io io = stream_.write(out_.data() + out_pos_, out_.size() - out_pos_, &n);
+    if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) break;
+    if (io != tls::Io::kOk) return ioFailed("write");
+    out_pos_ += n;
     bytes_out_ += static_cast<uint64_t>(n);
   }
   if (out_pos_ == out_.size()) {
@@ -248,6 +281,16 @@ void Session::flushOutput() {
     out_pos_ = 0;
   }
   if (closed_) return;
+  if (starttls_ctx_ && pendingOutput() == 0) {
+    // The tagged OK to STARTTLS is out, in the clear: TLS starts with the
+    // next byte (RFC 3501 6.2.1).
+    auto ctx = std::move(starttls_ctx_);
+    starttls_ctx_ = nullptr;
+    if (Error e = stream_.startTls(std::move(ctx)); !e.ok()) {
+      closeNow("STARTTLS: " + e.message);
+      return;
+    }
+  }
   if (pendingOutput() < kOutputLowWater && drain_cb_) {
     auto cb = std::move(drain_cb_);
     drain_cb_ = nullptr;
@@ -265,16 +308,47 @@ void Session::onDrain(std::function<void()> cb) {
   flushOutput();
 }
 
+bool Session::canRead() const {
+  return !closing_ && !starttls_ctx_ && (raw_line_cb_ || !busy_) && pendingOutput() <= kOutputHighWater;
+}
+
 void Session::updateInterest() {
   if (closed_) return;
-  uint32_t want = EPOLLRDHUP;
-  bool can_read = !closing_ && (raw_line_cb_ || !busy_) && pendingOutput() <= kOutputHighWater;
-  if (can_read) want |= EPOLLIN;
-  if (pendingOutput() > 0) want |= EPOLLOUT;
+  bool can_read = canRead();
+  uint32_t want = EPOLLRDHUP | stream_.interest(can_read, pendingOutput() > 0);
   if (want != interest_) {
     interest_ = want;
     runtime().loop().modify(fd_, want);
   }
+  if (can_read && stream_.hasBuffered() && !reread_posted_) {
+    reread_posted_ = true;
+    auto weak = weak_from_this();
+    runtime().loop().post([weak] {
+      auto s = weak.lock();
+      if (!s) return;
+      s->reread_posted_ = false;
+      if (!s->closed_ && s->canRead()) s->readInput();
+    });
+  }
+}
+
+bool Session::starttlsOffered() const {
+  return sec_.starttls && !stream_.tls() && !starttls_ctx_ && server_.runtime().tlsContext() != nullptr;
+}
+
+bool Session::plaintextAllowed() const {
+  return stream_.tls() || sec_.trusted || server_.runtime().config().auth_allow_plaintext;
+}
+
+void Session::beginStarttls(std::shared_ptr<tls::Context> ctx) {
+  // Whatever followed STARTTLS in the same packet was sent before TLS and
+  // must not run as if it came over TLS (command injection, CVE-2011-0411).
+  if (parser_.buffered() > 0)
+    log::info("discarded input pipelined after STARTTLS", {{"session", id_}, {"ip", peer_},
+                                                           {"octets", std::to_string(parser_.buffered())}});
+  parser_ = imap::Parser(parser_.limits());
+  raw_line_cb_ = nullptr;
+  starttls_ctx_ = std::move(ctx);
 }
 
 void Session::queueChange(const Change& c) {
@@ -344,6 +418,7 @@ void Session::finishClose() {
   closed_ = true;
   auto keep = shared_from_this();
   runtime().loop().remove(fd_);
+  stream_.shutdown();
   ::close(fd_);
   fd_ = -1;
   if (timeout_timer_) runtime().loop().cancel(timeout_timer_);

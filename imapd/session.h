@@ -16,6 +16,7 @@
 #include "mailbox_view.h"
 #include "parser.h"
 #include "store_client.h"
+#include "tls.h"
 
 namespace postern {
 class WorkerRuntime;
@@ -30,7 +31,10 @@ enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server& server, int fd, uint64_t conn, std::string peer);
+  // `sec`: how the master says the connection arrived (implicit TLS,
+  // STARTTLS offered, trusted client). The default, for tests, is a
+  // plaintext connection from a trusted client.
+  Session(Server& server, int fd, uint64_t conn, std::string peer, tls::Security sec = {});
   ~Session();
 
   void start();
@@ -75,6 +79,18 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idling() const { return idling_; }
   void setIdling(bool on) { idling_ = on; }
 
+  // TLS. starttlsOffered(): STARTTLS may be used now (listener allows it, a
+  // certificate is loaded, TLS not yet active). plaintextAllowed(): LOGIN
+  // and AUTHENTICATE PLAIN are accepted (over TLS, from trusted_networks,
+  // or auth.allow_plaintext).
+  bool tlsActive() const { return stream_.tls(); }
+  bool starttlsOffered() const;
+  bool plaintextAllowed() const;
+  // STARTTLS accepted: drops every byte the client sent after the command
+  // (they were sent in the clear), stops reading, and starts the handshake
+  // with `ctx` once the pending output (the tagged OK) is flushed.
+  void beginStarttls(std::shared_ptr<tls::Context> ctx);
+
   MailboxView* selected() { return view_.get(); }
   void select(std::unique_ptr<MailboxView> v);
   void unselect();
@@ -90,6 +106,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatch(imap::Command cmd);
   void flushOutput();
   void updateInterest();
+  bool canRead() const;
+  // A read or write failed for good: logs TLS failures, closes.
+  void ioFailed(const std::string& what);
   void armTimeout();
   void finishClose();
 
@@ -97,6 +116,11 @@ class Session : public std::enable_shared_from_this<Session> {
   int fd_;
   uint64_t conn_;
   std::string peer_;
+  tls::Security sec_;
+  tls::Stream stream_;
+  std::shared_ptr<tls::Context> starttls_ctx_;  // set between STARTTLS's OK and the handshake
+  bool tls_logged_ = false;
+  bool reread_posted_ = false;
   std::string id_;
   std::string user_;
   State state_ = State::kNotAuthenticated;

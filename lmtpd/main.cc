@@ -17,6 +17,7 @@ class RuntimeHost : public postern::lmtpd::SessionHost {
   const postern::Config& config() const override { return rt_.config(); }
   std::string hostname() const override { return rt_.hostname(); }
   void connectionClosed(uint64_t conn) override { rt_.connectionClosed(conn); }
+  std::shared_ptr<postern::tls::Context> tlsContext() const override { return rt_.tlsContext(); }
 
  private:
   postern::WorkerRuntime& rt_;
@@ -30,9 +31,7 @@ int main(int argc, char** argv) {
     static RuntimeHost host(rt);
     static postern::lmtpd::Server server(host);
     postern::WorkerHooks hooks;
-    hooks.on_connection = [](int fd, uint64_t conn, const std::string& peer, uint16_t) {
-      server.onConnection(fd, conn, peer);
-    };
+    hooks.on_connection = [](const postern::NewConnection& c) { server.onConnection(c.fd, c.conn, c.peer, c.security); };
     hooks.on_shutdown = [](uint32_t) { server.shutdown(); };
     hooks.on_reload = [] {};  // sessions read config() at each use
     hooks.active_connections = [] { return server.activeConnections(); };

@@ -4,11 +4,11 @@
 
 namespace postern::lmtpd {
 
-void Server::onConnection(int fd, uint64_t conn, const std::string& peer) {
+void Server::onConnection(int fd, uint64_t conn, const std::string& peer, tls::Security sec) {
   auto session = std::make_shared<Session>(host_, fd, conn, peer, [this](uint64_t c) {
     // The session is inside one of its own member functions: free it later.
     host_.loop().post([this, c] { sessions_.erase(c); });
-  });
+  }, sec);
   sessions_[conn] = session;
   session->start();
 }

@@ -15,8 +15,9 @@ class Server {
  public:
   explicit Server(SessionHost& host) : host_(host) {}
 
-  // Takes ownership of the connected, non-blocking `fd`.
-  void onConnection(int fd, uint64_t conn, const std::string& peer);
+  // Takes ownership of the connected, non-blocking `fd`. `sec`: how it
+  // arrived (common/tls.h); the default is plaintext from a trusted client.
+  void onConnection(int fd, uint64_t conn, const std::string& peer, tls::Security sec = {});
   // Says goodbye to every session; each closes once its goodbye is sent.
   void shutdown();
   size_t activeConnections() const { return sessions_.size(); }

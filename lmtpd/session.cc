@@ -16,12 +16,14 @@ constexpr size_t kReadChunk = 64 << 10;
 }
 
 Session::Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
-                 std::function<void(uint64_t)> on_gone)
+                 std::function<void(uint64_t)> on_gone, tls::Security sec)
     : host_(host),
       loop_(host.loop()),
       fd_(fd),
       conn_(conn),
       peer_(std::move(peer)),
+      sec_(sec),
+      sock_(fd),
       sid_(std::to_string(conn)),
       on_gone_(std::move(on_gone)) {}
 
@@ -42,6 +44,13 @@ void Session::start() {
     if (auto self = weak.lock()) self->onEvents(ev);
   });
   armIdleTimer(std::chrono::seconds(host_.config().lmtp_timeout_s));
+  if (sec_.implicit_tls) {
+    if (Error e = sock_.startTls(host_.tlsContext()); !e.ok()) {
+      log::warn("implicit TLS unavailable", {{"proc", "lmtpd"}, {"session", sid_}, {"ip", peer_}, {"error", e.message}});
+      closeNow(e.message);
+      return;
+    }
+  }
   send("220 " + host_name_ + " Postern LMTP ready");
   flush();
 }
@@ -69,9 +78,48 @@ SessionReport Session::report() const {
 
 void Session::onEvents(uint32_t events) {
   if (closed_) return;
-  if (events & EPOLLOUT) flush();
+  if (!sock_.tls()) {
+    if (events & EPOLLOUT) flush();
+    if (closed_) return;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readInput();
+    return;
+  }
+  // TLS: a read may need the socket writable and a write readable: retry both.
+  if (!sock_.handshakeDone()) {
+    tls::Io io = sock_.handshake();
+    if (io == tls::Io::kError || io == tls::Io::kEof) return ioFailed("handshake");
+  }
+  if (sock_.handshakeDone() && !tls_logged_) {
+    tls_logged_ = true;
+    log::info("tls", {{"proc", "lmtpd"}, {"session", sid_}, {"ip", peer_}, {"tls", sock_.description()}});
+  }
+  flush();
   if (closed_) return;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readInput();
+  if (canRead() || (events & (EPOLLHUP | EPOLLERR))) readInput();
+  if (!closed_) updateInterest();
+}
+
+void Session::ioFailed(const std::string& what) {
+  if (sock_.tls() && !sock_.handshakeDone())
+    log::info("TLS handshake failed", {{"proc", "lmtpd"}, {"session", sid_}, {"ip", peer_}, {"error", sock_.lastError()}});
+  closeNow(what + " error");
+}
+
+bool Session::canRead() const {
+  return !closing_ && !busy_ && !starttls_ctx_ && out_.size() - out_off_ < kOutHigh && in_off_ == in_.size();
+}
+
+bool Session::starttlsOffered() const {
+  return sec_.starttls && !sock_.tls() && !starttls_ctx_ && host_.tlsContext() != nullptr;
+}
+
+void Session::beginStarttls() {
+  // Bytes after STARTTLS were sent in the clear: drop them (RFC 3207
+  // section 4.2 has the client wait; an attacker would not).
+  in_.clear();
+  in_off_ = 0;
+  reader_ = LineReader(kMaxCommandLine);
+  starttls_ctx_ = host_.tlsContext();
 }
 
 void Session::readInput() {
@@ -80,25 +128,28 @@ void Session::readInput() {
     return;
   }
   char buf[kReadChunk];
-  ssize_t n = ::read(fd_, buf, sizeof buf);
-  if (n == 0) {
-    closeNow("peer closed");
-    return;
+  for (;;) {
+    size_t n = 0;
+    tls::Io io = sock_.read(buf, sizeof buf, &n);
+    if (io == tls::Io::kEof) {
+      closeNow("peer closed");
+      return;
+    }
+    if (io == tls::Io::kError) return ioFailed("read");
+    if (io != tls::Io::kOk) break;
+    bytes_in_ += static_cast<uint64_t>(n);
+    last_activity_ = EventLoop::now();
+    in_.append(buf, n);
+    processInput();
+    if (closed_ || !sock_.hasBuffered() || !canRead()) break;
   }
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    closeNow("read error");
-    return;
-  }
-  bytes_in_ += static_cast<uint64_t>(n);
-  last_activity_ = EventLoop::now();
-  in_.append(buf, static_cast<size_t>(n));
-  processInput();
+  if (closed_) return;
   flush();
 }
 
 void Session::processInput() {
-  while (!busy_ && !closing_ && !closed_ && in_off_ < in_.size() && out_.size() - out_off_ < kOutHigh) {
+  while (!busy_ && !closing_ && !closed_ && !starttls_ctx_ && in_off_ < in_.size() &&
+         out_.size() - out_off_ < kOutHigh) {
     std::string_view rest = std::string_view(in_).substr(in_off_);
     if (data_) {
       in_off_ += data_->consume(rest);
@@ -129,14 +180,11 @@ void Session::send(std::string_view line) {
 
 void Session::flush() {
   while (!closed_ && out_off_ < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      closeNow("write error");
-      return;
-    }
-    out_off_ += static_cast<size_t>(n);
+    size_t n = 0;
+    tls::Io io = sock_.write(out_.data() + out_off_, out_.size() - out_off_, &n);
+    if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) break;
+    if (io != tls::Io::kOk) return ioFailed("write");
+    out_off_ += n;
     bytes_out_ += static_cast<uint64_t>(n);
     last_activity_ = EventLoop::now();  // a client reading a long answer is not idle
   }
@@ -146,6 +194,15 @@ void Session::flush() {
     out_off_ = 0;
   }
   size_t pending = out_.size() - out_off_;
+  if (starttls_ctx_ && pending == 0 && !closing_) {
+    // "220 2.0.0 Ready to start TLS" is out, in the clear: TLS starts now.
+    auto ctx = std::move(starttls_ctx_);
+    starttls_ctx_ = nullptr;
+    if (Error e = sock_.startTls(std::move(ctx)); !e.ok()) {
+      closeNow("STARTTLS failed");
+      return;
+    }
+  }
   if (closing_ && pending == 0) {
     closeNow("closed");
     return;
@@ -163,13 +220,21 @@ void Session::flush() {
 
 void Session::updateInterest() {
   if (closed_) return;
-  uint32_t want = 0;
-  size_t pending = out_.size() - out_off_;
-  if (!closing_ && !busy_ && pending < kOutHigh && in_off_ == in_.size()) want |= EPOLLIN;
-  if (pending > 0) want |= EPOLLOUT;
+  bool can_read = canRead();
+  uint32_t want = sock_.interest(can_read, out_.size() - out_off_ > 0);
   if (want != interest_) {
     interest_ = want;
     loop_.modify(fd_, want);
+  }
+  if (can_read && sock_.hasBuffered() && !reread_posted_) {
+    reread_posted_ = true;
+    std::weak_ptr<Session> weak = weak_from_this();
+    loop_.post([weak] {
+      auto self = weak.lock();
+      if (!self) return;
+      self->reread_posted_ = false;
+      if (!self->closed_ && self->canRead()) self->readInput();
+    });
   }
 }
 
@@ -183,6 +248,7 @@ void Session::closeNow(std::string_view why) {
   closed_ = true;
   if (idle_timer_) loop_.cancel(idle_timer_);
   loop_.remove(fd_);
+  sock_.shutdown();
   ::close(fd_);
   fd_ = -1;
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();

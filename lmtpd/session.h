@@ -29,8 +29,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Takes ownership of the non-blocking socket `fd`. `on_gone` runs once
   // the session has closed (from within the session: free it later).
+  // `sec`: implicit TLS, STARTTLS offered, trusted client (common/tls.h).
   Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
-          std::function<void(uint64_t conn)> on_gone);
+          std::function<void(uint64_t conn)> on_gone, tls::Security sec = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -50,6 +51,11 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   void onEvents(uint32_t events);
+  // A read or write failed for good: logs TLS failures, closes.
+  void ioFailed(const std::string& what);
+  bool canRead() const;
+  // STARTTLS/STLS accepted: drop buffered input, handshake after the flush.
+  void beginStarttls();
   void readInput();
   void processInput();
   void flush();
@@ -68,12 +74,19 @@ class Session : public std::enable_shared_from_this<Session> {
   void cmdRcpt(const Command& cmd);
   void cmdData();
   void finishData();
+  void cmdStarttls();  // RFC 3207
+  bool starttlsOffered() const;
 
   SessionHost& host_;
   EventLoop& loop_;
   int fd_;
   uint64_t conn_;
   std::string peer_;
+  tls::Security sec_;
+  tls::Stream sock_;
+  std::shared_ptr<tls::Context> starttls_ctx_;  // between the STARTTLS answer and the handshake
+  bool tls_logged_ = false;
+  bool reread_posted_ = false;
   std::string sid_;
   std::string host_name_;
   std::function<void(uint64_t)> on_gone_;

@@ -47,6 +47,8 @@ void Session::execute(const Command& cmd) {
     case Verb::kHelp:
       send("214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
       return;
+    case Verb::kStarttls:
+      return cmdStarttls();
     case Verb::kQuit:
       send("221 2.0.0 " + host_name_ + " closing connection");
       closeAfterFlush();
@@ -64,7 +66,25 @@ void Session::cmdLhlo(const Command& cmd) {
   send("250-PIPELINING");
   send("250-ENHANCEDSTATUSCODES");
   send("250-8BITMIME");
+  if (starttlsOffered()) send("250-STARTTLS");
   send("250 SIZE " + std::to_string(host_.config().message_size_limit));
+}
+
+// RFC 3207 section 4 (over LMTP): TLS right after the 220; the client
+// starts again with LHLO and the server forgets everything it was told.
+void Session::cmdStarttls() {
+  if (sock_.tls()) {
+    send("503 5.5.1 TLS already active");
+    return;
+  }
+  if (!starttlsOffered()) {
+    send("454 4.7.0 TLS not available");
+    return;
+  }
+  resetTransaction();
+  lhlo_.clear();
+  beginStarttls();
+  send("220 2.0.0 Ready to start TLS");
 }
 
 void Session::cmdMail(const Command& cmd) {

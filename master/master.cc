@@ -16,6 +16,7 @@
 #include "state_file.h"
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 
 namespace postern::master {
 namespace {
@@ -39,22 +40,26 @@ Master::Master(std::string config_path, Config cfg)
 Master::~Master() = default;
 
 bool Master::bindListeners(std::string* err) {
-  auto add = [&](const std::string& proto, const std::vector<ListenAddr>& addrs) {
+  auto add = [&](const std::string& name, const std::string& proto, const std::vector<ListenAddr>& addrs,
+                 const std::string& tls) {
     int index = 0;
     for (const auto& a : addrs) {
       int fd = net::listenTcp(a, err);
       if (fd < 0) return false;
       Listener l;
-      l.name = proto + std::to_string(index++);
+      l.name = name + std::to_string(index++);
       l.protocol = proto;
       l.addr = a;
       l.addr.port = net::localPort(fd);
+      l.tls = tls;
       l.fd = fd;
       listeners_.push_back(l);
     }
     return true;
   };
-  if (!(add("imap", cfg_.imap_listen) && add("pop3", cfg_.pop3_listen) && add("lmtp", cfg_.lmtp_listen)))
+  if (!(add("imap", "imap", cfg_.imap_listen, "starttls") && add("pop3", "pop3", cfg_.pop3_listen, "starttls") &&
+        add("lmtp", "lmtp", cfg_.lmtp_listen, "starttls") && add("imaps", "imap", cfg_.imaps_listen, "implicit") &&
+        add("pop3s", "pop3", cfg_.pop3s_listen, "implicit")))
     return false;
   for (const auto& lc : cfg_.listeners) {
     int fd = net::listenTcp(lc.addr, err);
@@ -67,6 +72,7 @@ bool Master::bindListeners(std::string* err) {
     l.protocol = lc.protocol;
     l.addr = lc.addr;
     l.addr.port = net::localPort(fd);
+    l.tls = lc.tls;
     l.fd = fd;
     listeners_.push_back(l);
   }
@@ -78,9 +84,10 @@ void Master::writePortsFile() {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    // "imap 127.0.0.1 1143 [name]": the name is given for named listeners.
+    // "imap 127.0.0.1 1143 [name]": the name is given for named listeners;
+    // implicit-TLS listeners say "imaps" / "pop3s" (what a client must speak).
     for (const auto& l : listeners_) {
-      out << l.protocol << ' ' << l.addr.host << ' ' << l.addr.port;
+      out << l.protocol << (l.tls == "implicit" ? "s" : "") << ' ' << l.addr.host << ' ' << l.addr.port;
       for (const auto& lc : cfg_.listeners)
         if (lc.name == l.name) out << ' ' << l.name;
       out << '\n';
@@ -143,10 +150,10 @@ void Master::onAccept(size_t li) {
     c.since = time(nullptr);
     conns_.add(std::move(c));
     if (!admission_.needsDns()) {
-      handOff(id, fd, port);
+      handOff(id, fd, port, li);
       continue;
     }
-    dns_->lookup(peer, [this, id, fd, port](const std::string& name) {
+    dns_->lookup(peer, [this, id, fd, port, li](const std::string& name) {
       const ConnInfo* c = conns_.find(id);
       if (!c) {
         close(fd);
@@ -160,14 +167,28 @@ void Master::onAccept(size_t li) {
         conns_.remove(id);
         return;
       }
-      handOff(id, fd, port);
+      handOff(id, fd, port, li);
     });
   }
 }
 
-void Master::handOff(uint64_t id, int fd, uint16_t port) {
+bool Master::trusted(const std::string& peer) {
+  const auto& nets = admission_.effective().trusted_networks;
+  if (nets != trusted_src_) {  // changed by a reload or posternctl limits set
+    auto set = NetworkSet::parse(nets);
+    trusted_set_ = set.ok() ? set.value() : NetworkSet::defaultTrusted();
+    trusted_src_ = nets;
+  }
+  return trusted_set_.contains(peer);
+}
+
+void Master::handOff(uint64_t id, int fd, uint16_t port, size_t li) {
   const ConnInfo* c = conns_.find(id);
   std::string protocol = c->protocol, peer = c->peer;
+  tls::Security sec;
+  sec.implicit_tls = listeners_[li].tls == "implicit";
+  sec.starttls = listeners_[li].tls != "off";
+  sec.trusted = trusted(peer);
   int w = shutting_down_ ? -1 : pickWorker(protocol + "d");
   if (w < 0) {
     ++counters_["refused.no_worker"];
@@ -176,7 +197,7 @@ void Master::handOff(uint64_t id, int fd, uint16_t port) {
     conns_.remove(id);
     return;
   }
-  if (!sup_->send(w, ipc::makeMsg(ipc::MsgType::kNewConn, id, port, peer, protocol), fd)) {
+  if (!sup_->send(w, ipc::makeMsg(ipc::MsgType::kNewConn, id, port, peer, tls::connText(protocol, sec)), fd)) {
     ++counters_["refused.handoff_failed"];
     refuse(fd, protocol, "Service temporarily unavailable, try again later");
     conns_.remove(id);
@@ -275,7 +296,8 @@ void Master::startChildren() {
   pool("lmtpd", cfg_.lmtp_workers, serves("lmtp"));
   for (size_t i = 0; i < listeners_.size(); ++i) {
     loop_.add(listeners_[i].fd, EPOLLIN, [this, i](uint32_t) { onAccept(i); });
-    log::info("listening", {{"proto", listeners_[i].protocol}, {"addr", listeners_[i].addr.str()}});
+    log::info("listening", {{"proto", listeners_[i].protocol}, {"addr", listeners_[i].addr.str()},
+                            {"tls", listeners_[i].tls}});
   }
 }
 
@@ -287,6 +309,14 @@ std::string Master::reload() {
   }
   // Listener and pool changes need a restart; everything else applies now.
   Config next = cfg.value();
+  {
+    Config probe = next;  // data_dir needs a restart: the TLS files are looked up in the running one
+    probe.data_dir = cfg_.data_dir;
+    if (std::string why = prepareTls(probe); !why.empty()) {
+      log::error("reload refused, keeping the running config", {{"error", why}});
+      return why;
+    }
+  }
   if (Error e = admission_.configure(next); !e.ok()) {
     std::string why = cfg.value().source + ": " + e.message;
     log::error("reload refused, keeping the running config", {{"error", why}});
@@ -295,10 +325,15 @@ std::string Master::reload() {
   next.imap_listen = cfg_.imap_listen;
   next.pop3_listen = cfg_.pop3_listen;
   next.lmtp_listen = cfg_.lmtp_listen;
+  next.imaps_listen = cfg_.imaps_listen;
+  next.pop3s_listen = cfg_.pop3s_listen;
   // Listener addresses need a restart; their limits and rules apply now.
   for (auto& l : next.listeners)
     for (const auto& old : cfg_.listeners)
-      if (old.name == l.name) l.addr = old.addr;
+      if (old.name == l.name) {
+        l.addr = old.addr;
+        l.tls = old.tls;  // the listener's mode is bound with it
+      }
   next.data_dir = cfg_.data_dir;
   next.run_dir = cfg_.run_dir;
   cfg_ = next;
@@ -372,6 +407,30 @@ void Master::checkShutdownDone() {
   if (!sup_->anyRunning()) loop_.stop();
 }
 
+std::string Master::prepareTls(const Config& cfg) {
+  if (cfg.tls_cert_file.empty()) {
+    std::string host = cfg.hostname;
+    if (host.empty()) {
+      char buf[256] = {0};
+      host = gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "localhost";
+    }
+    bool generated = false;
+    std::string fp;
+    if (Error e = tls::ensureSelfSigned(tls::certFile(cfg), tls::keyFile(cfg), host, &generated, &fp); !e.ok())
+      return "self-signed certificate: " + e.message;
+    if (generated)
+      log::warn("generated a self-signed TLS certificate; configure tls.cert_file for clients to trust",
+                {{"file", tls::certFile(cfg)}, {"host", host}, {"sha256", fp}});
+  }
+  // The workers load the same files: refuse here, with a clear message,
+  // what they could not load.
+  auto ctx = tls::Context::fromConfig(cfg);
+  if (!ctx.ok()) return ctx.error().message;
+  log::info("TLS certificate", {{"file", tls::certFile(cfg)}, {"sha256", ctx.value()->fingerprint()},
+                                {"min_version", cfg.tls_min_version}});
+  return "";
+}
+
 bool Master::runOnLoop(const std::function<void()>& f) {
   if (!loop_alive_) return false;
   auto done = std::make_shared<std::promise<void>>();
@@ -395,6 +454,11 @@ int Master::run() {
     return 2;
   }
   loadGovernanceState();
+  if (std::string why = prepareTls(cfg_); !why.empty()) {
+    log::error("TLS is not usable", {{"error", why}});
+    fprintf(stderr, "postern-master: %s\n", why.c_str());
+    return 2;
+  }
   std::string err;
   if (!bindListeners(&err)) {
     log::error("cannot listen", {{"error", err}});

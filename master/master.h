@@ -30,6 +30,7 @@ struct Listener {
   std::string name;      // "imap0", "pop31": scope of access rules
   std::string protocol;
   ListenAddr addr;  // with the real port once bound
+  std::string tls = "starttls";  // starttls | implicit | off (ListenerConfig::tls)
   int fd = -1;
 };
 
@@ -92,7 +93,11 @@ class Master {
   void checkShutdownDone();
   void refuse(int fd, const std::string& protocol, const std::string& why);
   // Gives counted connection `id` to the least-loaded worker, or refuses it.
-  void handOff(uint64_t id, int fd, uint16_t port);
+  void handOff(uint64_t id, int fd, uint16_t port, size_t listener);
+  // Generates the self-signed certificate when none is configured and
+  // checks that the TLS files load. Empty string on success, else why.
+  std::string prepareTls(const Config& cfg);
+  bool trusted(const std::string& peer);
   void loadGovernanceState();
   void loadLicence();
   void releaseSeat(uint64_t conn);
@@ -114,6 +119,8 @@ class Master {
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<ReverseDns> dns_;
   std::vector<Listener> listeners_;
+  std::vector<std::string> trusted_src_;  // admission's trusted_networks that trusted_set_ was built from
+  NetworkSet trusted_set_;
   ConnTable conns_;
   Admission admission_{conns_};
   std::unique_ptr<SeatLedger> seats_;

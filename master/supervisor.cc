@@ -38,8 +38,12 @@ std::string Supervisor::findBinary(const std::string& kind) {
   std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : "";
   dir = dir.substr(0, dir.rfind('/'));
   std::string bin = "postern-" + kind;
-  for (const std::string& cand : {dir + "/../" + kind + "/" + bin, dir + "/" + bin,
-                                  dir + "/../lib/postern/" + bin, std::string("/usr/lib/postern/") + bin}) {
+  // Build tree, beside the master, then the installed layouts: <prefix>/libexec/postern
+  // (FHS, what `meson install` and the Debian package use) before the older lib/postern.
+  for (const std::string& cand :
+       {dir + "/../" + kind + "/" + bin, dir + "/" + bin, dir + "/../libexec/postern/" + bin,
+        dir + "/../lib/postern/" + bin, std::string("/usr/libexec/postern/") + bin,
+        std::string("/usr/lib/postern/") + bin}) {
     if (access(cand.c_str(), X_OK) == 0) return cand;
   }
   return dir + "/" + bin;

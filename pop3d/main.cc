@@ -23,6 +23,7 @@ class RuntimeHost : public postern::pop3d::SessionHost {
     rt_.requestLogin(conn, user, std::move(cb));
   }
   void connectionClosed(uint64_t conn) override { rt_.connectionClosed(conn); }
+  std::shared_ptr<postern::tls::Context> tlsContext() const override { return rt_.tlsContext(); }
   // "<worker name>/<pid>/<conn>": the master restarts a worker under the
   // same name, so "<name>/" covers every incarnation and the pid tells them
   // apart.
@@ -52,9 +53,7 @@ int main(int argc, char** argv) {
       }
     });
     postern::WorkerHooks hooks;
-    hooks.on_connection = [](int fd, uint64_t conn, const std::string& peer, uint16_t) {
-      server.onConnection(fd, conn, peer);
-    };
+    hooks.on_connection = [](const postern::NewConnection& c) { server.onConnection(c.fd, c.conn, c.peer, c.security); };
     hooks.on_shutdown = [](uint32_t) { server.shutdown(); };
     hooks.on_reload = [] {};  // sessions read config() at each use
     hooks.active_connections = [] { return server.activeConnections(); };

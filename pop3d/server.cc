@@ -4,11 +4,11 @@
 
 namespace postern::pop3d {
 
-void Server::onConnection(int fd, uint64_t conn, const std::string& peer) {
+void Server::onConnection(int fd, uint64_t conn, const std::string& peer, tls::Security sec) {
   auto session = std::make_shared<Session>(host_, fd, conn, peer, [this](uint64_t c) {
     // The session is inside one of its own member functions: free it later.
     host_.loop().post([this, c] { sessions_.erase(c); });
-  });
+  }, sec);
   session->setAuthFailDelay(auth_fail_delay_);
   session->setLockLease(lock_lease_);
   sessions_[conn] = session;

@@ -42,8 +42,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Takes ownership of the non-blocking socket `fd`. `on_gone` runs (on the
   // loop thread, from within the session) once the session has closed.
+  // `sec`: implicit TLS, STARTTLS offered, trusted client (common/tls.h).
   Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
-          std::function<void(uint64_t conn)> on_gone);
+          std::function<void(uint64_t conn)> on_gone, tls::Security sec = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -78,6 +79,11 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   void onEvents(uint32_t events);
+  // A read or write failed for good: logs TLS failures, closes.
+  void ioFailed(const std::string& what);
+  bool canRead() const;
+  // STARTTLS/STLS accepted: drop buffered input, handshake after the flush.
+  void beginStarttls();
   void readInput();
   void processInput();
   void flush();
@@ -116,6 +122,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void cmdRset();
   void cmdQuit();
   void cmdCapa();
+  void cmdStls();
+  // USER/PASS and AUTH PLAIN are accepted: over TLS, from trusted_networks,
+  // or with auth.allow_plaintext (RFC 2595 section 2.3).
+  bool plaintextAllowed() const;
+  bool starttlsOffered() const;
   void openMailbox();
   // The message with number n, or nullptr with *err set for "-ERR <err>".
   Msg* findMsg(uint32_t n, std::string* err);
@@ -126,6 +137,11 @@ class Session : public std::enable_shared_from_this<Session> {
   int fd_;
   uint64_t conn_;
   std::string peer_;
+  tls::Security sec_;
+  tls::Stream sock_;
+  std::shared_ptr<tls::Context> starttls_ctx_;  // between the STARTTLS answer and the handshake
+  bool tls_logged_ = false;
+  bool reread_posted_ = false;
   std::string sid_;
   std::function<void(uint64_t)> on_gone_;
 

@@ -33,7 +33,12 @@ void Session::cmdAuth(const Command& cmd) {
   if (cmd.arg.empty()) {
     // Not in RFC 5034, but clients (Outlook among them) probe the
     // mechanisms this way, and Dovecot and Cyrus answer it.
-    send("+OK\r\nPLAIN\r\n.\r\n");
+    send(plaintextAllowed() ? "+OK\r\nPLAIN\r\n.\r\n" : "+OK\r\n.\r\n");
+    return;
+  }
+  if (cmd.arg == "PLAIN" && !plaintextAllowed()) {
+    // Before the "+ " challenge, so no password travels in the clear.
+    send("-ERR [AUTH] Plaintext authentication is disallowed without TLS\r\n");
     return;
   }
   if (cmd.arg != "PLAIN") {

@@ -26,9 +26,19 @@ void Session::execute(const Command& cmd) {
     switch (cmd.verb) {
       case Verb::kUser:
         bad_in_a_row_ = 0;
+        if (!plaintextAllowed()) {
+          // RFC 2595 section 2.3: no clear-text password without TLS
+          // (USER is not in CAPA then); refused here, before PASS.
+          send(starttlsOffered() ? "-ERR [AUTH] Plaintext authentication is disallowed without TLS; use STLS\r\n"
+                                 : "-ERR [AUTH] Plaintext authentication is disallowed without TLS\r\n");
+          return;
+        }
         user_pending_ = cmd.arg;
         send("+OK Send your password\r\n");
         return;
+      case Verb::kStls:
+        bad_in_a_row_ = 0;
+        return cmdStls();
       case Verb::kPass:
         bad_in_a_row_ = 0;
         return cmdPass(cmd);
@@ -43,6 +53,7 @@ void Session::execute(const Command& cmd) {
     case Verb::kUser:
     case Verb::kPass:
     case Verb::kAuth:
+    case Verb::kStls:
       return bad("Already logged in");
     case Verb::kUnknown:
       return bad("Unknown command");
@@ -87,20 +98,36 @@ void Session::bad(const std::string& reason) {
 
 // Exactly what is implemented (RFC 2449 section 6). EXPIRE NEVER and
 // LOGIN-DELAY 0 hold until retention and login delays are configurable.
+// USER and SASL PLAIN only where a plaintext password is accepted; STLS
+// (RFC 2595 section 4) while TLS can still be started.
 void Session::cmdCapa() {
-  send(
-      "+OK Capability list follows\r\n"
-      "TOP\r\n"
-      "UIDL\r\n"
-      "USER\r\n"
-      "SASL PLAIN\r\n"
+  std::string capa = "+OK Capability list follows\r\nTOP\r\nUIDL\r\n";
+  if (plaintextAllowed()) capa += "USER\r\nSASL PLAIN\r\n";
+  if (state_ == State::kAuthorization && starttlsOffered()) capa += "STLS\r\n";
+  capa +=
       "RESP-CODES\r\n"
       "PIPELINING\r\n"
       "AUTH-RESP-CODE\r\n"
       "EXPIRE NEVER\r\n"
       "LOGIN-DELAY 0\r\n"
       "IMPLEMENTATION Postern\r\n"
-      ".\r\n");
+      ".\r\n";
+  send(capa);
+}
+
+// RFC 2595 section 4: only in AUTHORIZATION; TLS starts right after the
+// +OK, and the client must send CAPA again.
+void Session::cmdStls() {
+  if (sock_.tls()) {
+    send("-ERR Command not permitted when TLS active\r\n");
+    return;
+  }
+  if (!starttlsOffered()) {
+    send("-ERR STLS is not available on this connection\r\n");
+    return;
+  }
+  beginStarttls();
+  send("+OK Begin TLS negotiation\r\n");
 }
 
 void Session::openMailbox() {

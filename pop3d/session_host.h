@@ -3,12 +3,14 @@
 // config and the master. main.cc adapts WorkerRuntime to it; tests supply a
 // fake, so sessions are testable without a master or a stored.
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <string>
 
 #include "config.h"
 #include "event_loop.h"
 #include "store_client.h"
+#include "tls.h"
 
 namespace postern::pop3d {
 
@@ -21,6 +23,9 @@ class SessionHost {
   virtual const Config& config() const = 0;
   // Asks the master whether `user` may log in; `cb` runs on the loop thread.
   virtual void requestLogin(uint64_t conn, const std::string& user, LoginCallback cb) = 0;
+  // The TLS context for new handshakes, or nullptr (no STARTTLS offered,
+  // implicit-TLS connections closed). Tests without TLS keep the default.
+  virtual std::shared_ptr<tls::Context> tlsContext() const { return nullptr; }
   // The session on `conn` has ended; called exactly once per session.
   virtual void connectionClosed(uint64_t conn) = 0;
   // The owner name of the maildrop lock a session on `conn` takes in stored:

@@ -43,6 +43,8 @@ void cmdAuthenticate(CommandContext& ctx) {
   auto mech = ctx.astring(0);
   if (!mech || ctx.args().size() > 2) return ctx.bad("AUTHENTICATE needs a mechanism");
   if (!imap::iequals(*mech, "PLAIN")) return ctx.no("[CANNOT] Unsupported authentication mechanism");
+  // Before asking for the response, so no password is sent in the clear.
+  if (refusePlaintext(ctx)) return;
   if (ctx.args().size() == 2) {
     auto ir = ctx.astring(1);
     if (!ir) return ctx.bad("Invalid initial response");

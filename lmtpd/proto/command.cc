@@ -10,7 +10,7 @@ struct VerbInfo {
   std::string_view name;
   Verb verb;
 };
-constexpr std::array<VerbInfo, 11> kVerbs{{
+constexpr std::array<VerbInfo, 12> kVerbs{{
     {"LHLO", Verb::kLhlo},
     {"HELO", Verb::kHelo},
     {"EHLO", Verb::kEhlo},
@@ -22,6 +22,7 @@ constexpr std::array<VerbInfo, 11> kVerbs{{
     {"QUIT", Verb::kQuit},
     {"VRFY", Verb::kVrfy},
     {"HELP", Verb::kHelp},
+    {"STARTTLS", Verb::kStarttls},  // RFC 3207
 }};
 
 std::string upper(std::string_view s) {
@@ -157,6 +158,7 @@ Command parseCommand(std::string_view line) {
     case Verb::kData:
     case Verb::kRset:
     case Verb::kQuit:
+    case Verb::kStarttls:
       if (!trim(rest).empty()) cmd.error = "501 5.5.4 No arguments allowed";
       break;
     case Verb::kNoop:

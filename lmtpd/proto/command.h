@@ -8,7 +8,7 @@
 
 namespace postern::lmtpd {
 
-enum class Verb { kUnknown, kLhlo, kHelo, kEhlo, kMail, kRcpt, kData, kRset, kNoop, kQuit, kVrfy, kHelp };
+enum class Verb { kUnknown, kLhlo, kHelo, kEhlo, kMail, kRcpt, kData, kRset, kNoop, kQuit, kVrfy, kHelp, kStarttls };
 
 struct Param {
   std::string key;  // upper-cased

@@ -11,7 +11,7 @@ struct VerbInfo {
   std::string_view name;
   Verb verb;
 };
-constexpr std::array<VerbInfo, 13> kVerbs{{
+constexpr std::array<VerbInfo, 14> kVerbs{{
     {"USER", Verb::kUser},
     {"PASS", Verb::kPass},
     {"QUIT", Verb::kQuit},
@@ -25,6 +25,7 @@ constexpr std::array<VerbInfo, 13> kVerbs{{
     {"UIDL", Verb::kUidl},
     {"CAPA", Verb::kCapa},
     {"AUTH", Verb::kAuth},
+    {"STLS", Verb::kStls},
 }};
 
 std::vector<std::string_view> splitSpaces(std::string_view s) {
@@ -110,6 +111,7 @@ Command parseCommand(std::string_view line) {
     case Verb::kNoop:
     case Verb::kRset:
     case Verb::kCapa:
+    case Verb::kStls:
       expect(0, 0);
       break;
     case Verb::kList:

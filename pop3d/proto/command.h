@@ -23,6 +23,7 @@ enum class Verb {
   kUidl,
   kCapa,
   kAuth,
+  kStls,  // RFC 2595 section 4
 };
 
 struct Command {

@@ -299,6 +299,11 @@ class Appliance:
             "imap.listen": "%s:0" % HOST,
             "pop3.listen": "%s:0" % HOST,
             "lmtp.listen": "%s:0" % HOST,
+            "imaps.listen": "%s:0" % HOST,   # implicit TLS; "imaps"/"pop3s" lines in the ports file
+            "pop3s.listen": "%s:0" % HOST,
+            # Tests log in from 127.0.0.2.. (untrusted) without TLS to exercise limits and
+            # licences; test_tls.py turns the plaintext policy back on.
+            "auth.allow_plaintext": "true",
             "imap.workers": str(imap_workers),
             "pop3.workers": str(pop3_workers),
             "lmtp.workers": str(lmtp_workers),
@@ -374,6 +379,8 @@ class Appliance:
             self.imap_port = self.ports["imap"][0][1]
             self.pop3_port = self.ports["pop3"][0][1]
             self.lmtp_port = self.ports["lmtp"][0][1]
+            self.imaps_port = self.ports["imaps"][0][1] if "imaps" in self.ports else None
+            self.pop3s_port = self.ports["pop3s"][0][1] if "pop3s" in self.ports else None
             # Ready when each protocol greets; then the store is up too.
             wait_until(lambda: self._greets(self.imap_port, b"* OK"), timeout, 0.05, "IMAP greeting")
             wait_until(lambda: self._greets(self.pop3_port, b"+OK"), timeout, 0.05, "POP3 greeting")

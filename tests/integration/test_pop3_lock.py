@@ -14,7 +14,8 @@ import harness
 from harness import make_message
 
 IN_USE = b"-ERR [IN-USE] Maildrop already locked\r\n"
-CAPA = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\n"
+# STLS: a TLS certificate is always loaded (self-signed when none is configured).
+CAPA = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nSTLS\r\nRESP-CODES\r\n"
         b"PIPELINING\r\nAUTH-RESP-CODE\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\nIMPLEMENTATION Postern\r\n.\r\n")
 
 
