@@ -7,6 +7,8 @@
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include <charconv>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -343,7 +345,13 @@ std::string Config::storeTarget() const {
   return "unix:" + (store_socket.empty() ? runDir() + "/stored.sock" : store_socket);
 }
 
-Result<Config> parseConfig(const std::string& text, const std::string& name) {
+namespace {
+
+// Applies the keys of one file onto `cfg` (later files override earlier
+// ones; a key repeated within one file is an error). `listener_where`
+// remembers where each named listener was first seen, for finalCheck().
+Error applyText(Config& cfg, const std::string& text, const std::string& name,
+                std::map<std::string, std::string>* listener_where) {
   // Pass 1: find each key's line, to report file:line (POCO does not).
   std::map<std::string, int> key_line;
   {
@@ -376,11 +384,8 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
   } catch (const Poco::Exception& e) {
     return Error{ErrorCode::kBadArgs, name + ": " + e.displayText()};
   }
-  Config cfg;
-  cfg.source = name;
   std::map<std::string, const KeyDef*> defs;
   for (const auto& d : keyTable()) defs[d.key] = &d;
-  std::map<std::string, int> listener_line;  // name -> first line
   for (const auto& [key, lineno] : key_line) {
     auto it = defs.find(key);
     std::string where = name + ":" + std::to_string(lineno) + ": ";
@@ -394,7 +399,7 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
       std::string err = setListenerKey(cfg, key, value);
       if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
       std::string lname = key.substr(9, key.find('.', 9) - 9);
-      if (!listener_line.count(lname)) listener_line[lname] = lineno;
+      if (!listener_where->count(lname)) (*listener_where)[lname] = name + ":" + std::to_string(lineno);
       continue;
     }
     if (it == defs.end()) return Error{ErrorCode::kBadArgs, where + "unknown key '" + key + "'"};
@@ -407,13 +412,38 @@ Result<Config> parseConfig(const std::string& text, const std::string& name) {
     std::string err = it->second->set(cfg, value);
     if (!err.empty()) return Error{ErrorCode::kBadArgs, where + key + ": " + err};
   }
+  return Error::none();
+}
+
+// Checks that need every file applied.
+Error finalCheck(const Config& cfg, const std::string& name, std::map<std::string, std::string>& listener_where) {
   for (const auto& l : cfg.listeners) {
-    std::string where = name + ":" + std::to_string(listener_line[l.name]) + ": listener." + l.name + ": ";
+    std::string where = listener_where[l.name] + ": listener." + l.name + ": ";
     if (l.protocol.empty()) return Error{ErrorCode::kBadArgs, where + "protocol (imap, pop3, lmtp) is required"};
     if (l.addr.host.empty()) return Error{ErrorCode::kBadArgs, where + "address (host:port) is required"};
   }
   if (cfg.restart_backoff_max_ms < cfg.restart_backoff_initial_ms)
     return Error{ErrorCode::kBadArgs, name + ": restart.backoff_max_ms must be >= restart.backoff_initial_ms"};
+  return Error::none();
+}
+
+Result<std::string> readConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::kNotFound, path + ": cannot open"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > (1u << 20)) return Error{ErrorCode::kBadArgs, path + ": larger than 1 MiB"};
+  return ss.str();
+}
+
+}  // namespace
+
+Result<Config> parseConfig(const std::string& text, const std::string& name) {
+  Config cfg;
+  cfg.source = name;
+  std::map<std::string, std::string> listener_where;
+  if (Error e = applyText(cfg, text, name, &listener_where); !e.ok()) return e;
+  if (Error e = finalCheck(cfg, name, listener_where); !e.ok()) return e;
   return cfg;
 }
 
@@ -430,12 +460,30 @@ Error applyConfigValue(Config& cfg, const std::string& key, const std::string& v
 
 Result<Config> loadConfig(const std::string& path) {
   if (path.empty()) return Config{};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{ErrorCode::kNotFound, path + ": cannot open"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > (1u << 20)) return Error{ErrorCode::kBadArgs, path + ": larger than 1 MiB"};
-  return parseConfig(ss.str(), path);
+  auto text = readConfigFile(path);
+  if (!text.ok()) return text.error();
+  Config cfg;
+  cfg.source = path;
+  std::map<std::string, std::string> listener_where;
+  if (Error e = applyText(cfg, *text, path, &listener_where); !e.ok()) return e;
+  // conf.d/ beside the file: every *.conf in name order, later keys win.
+  std::string dir = path.rfind('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  std::vector<std::string> extra;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/conf.d", ec)) {
+    std::string n = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0 && n[0] != '.')
+      extra.push_back(entry.path().string());
+  }
+  std::sort(extra.begin(), extra.end());
+  for (const auto& f : extra) {
+    auto t = readConfigFile(f);
+    if (!t.ok()) return t.error();
+    if (Error e = applyText(cfg, *t, f, &listener_where); !e.ok()) return e;
+  }
+  if (!extra.empty()) cfg.source = path + " + " + std::to_string(extra.size()) + " file(s) in conf.d";
+  if (Error e = finalCheck(cfg, path, listener_where); !e.ok()) return e;
+  return cfg;
 }
 
 std::string configReference() {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -104,4 +106,30 @@ TEST_CASE("config: named listeners (virtual servers)") {
   auto range = parseConfig("listener.x.protocol = imap\nlistener.x.address = 127.0.0.1:1\nlistener.x.max_connections_per_ip = 5000\n", "t.conf");
   REQUIRE_FALSE(range.ok());
   CHECK(range.error().message == "t.conf:3: listener.x.max_connections_per_ip: value 5000 is out of range 0-1000");
+}
+
+TEST_CASE("config: conf.d/*.conf beside the file are read in name order, later keys win") {
+  char tmpl[] = "/tmp/postern-confd-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+  };
+  write(dir + "/postern.conf", "imap.workers = 1\npop3.workers = 1\n");
+  std::filesystem::create_directory(dir + "/conf.d");
+  write(dir + "/conf.d/20-b.conf", "imap.workers = 3\n");
+  write(dir + "/conf.d/10-a.conf", "imap.workers = 2\nlmtp.workers = 4\n");
+  write(dir + "/conf.d/README", "not a config file = ignored\n");
+  auto c = loadConfig(dir + "/postern.conf");
+  REQUIRE_MESSAGE(c.ok(), c.error().message);
+  CHECK(c->imap_workers == 3);
+  CHECK(c->pop3_workers == 1);
+  CHECK(c->lmtp_workers == 4);
+  CHECK(c->source == dir + "/postern.conf + 2 file(s) in conf.d");
+  write(dir + "/conf.d/30-bad.conf", "\nimap.workers = 99\n");
+  auto bad = loadConfig(dir + "/postern.conf");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == dir + "/conf.d/30-bad.conf:2: imap.workers: value 99 is out of range 0-64");
+  std::filesystem::remove_all(dir);
 }
