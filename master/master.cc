@@ -278,9 +278,8 @@ void Master::onChildExit(int slot) {
 }
 
 void Master::startChildren() {
-  static bool started = false;
-  if (started) return;
-  started = true;
+  if (children_started_) return;
+  children_started_ = true;
   auto pool = [&](const std::string& kind, uint32_t configured, bool enabled) {
     if (!enabled) return;
     uint32_t n = workerCount(configured);

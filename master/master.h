@@ -130,6 +130,7 @@ class Master {
   uint64_t next_conn_ = 1;
   int sigfd_ = -1;
   bool shutting_down_ = false;
+  bool children_started_ = false;  // worker pools started (once stored is ready)
   bool stored_stopping_ = false;
   std::atomic<bool> loop_alive_{true};
   int64_t started_unix_ = 0;
