@@ -320,7 +320,7 @@ void Session::update() {
   for (const auto& m : msgs_) {
     if (m.deleted) {
       dele.push_back(m.uid);
-    } else if (m.retrieved && mark_seen_) {
+    } else if (m.retrieved && mark_seen_ && host_.config().pop3_mark_seen) {
       seen.push_back(m.uid);
     }
   }
