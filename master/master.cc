@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "admin_service.h"
+#include "sd_notify.h"
 #include "state_file.h"
 #include "log.h"
 #include "net.h"
@@ -216,6 +217,7 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
   switch (m.type) {
     case ipc::MsgType::kReady:
       if (child.kind == "stored" && !shutting_down_) startChildren();
+      notifyReadyOnce();
       break;
     case ipc::MsgType::kLoginRequest: {
       const ConnInfo* c = conns_.find(m.conn);
@@ -301,6 +303,13 @@ void Master::startChildren() {
 }
 
 std::string Master::reload() {
+  sdNotify("RELOADING=1");
+  struct Ready {
+    bool ready;
+    ~Ready() {
+      if (ready) sdNotify("READY=1");
+    }
+  } ready_again{ready_notified_};
   auto cfg = loadConfig(config_path_);
   if (!cfg.ok()) {
     log::error("reload refused, keeping the running config", {{"error", cfg.error().message}});
@@ -371,6 +380,7 @@ void Master::onSignal() {
 void Master::beginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  sdNotify("STOPPING=1");
   for (auto& l : listeners_) {
     loop_.remove(l.fd);
     close(l.fd);
@@ -497,6 +507,7 @@ int Master::run() {
   std::function<void()> tick;
   tick = [this, &tick] {
     seats_->tick();
+    notifyStatus();
     loop_.after(std::chrono::seconds(1), tick);
   };
   loop_.after(std::chrono::seconds(1), tick);
@@ -650,6 +661,23 @@ size_t Master::kick(const std::string& user, uint64_t session, const std::string
   }
   counters_["kicked"] += n;
   return n;
+}
+
+void Master::notifyReadyOnce() {
+  if (ready_notified_ || shutting_down_ || !children_started_) return;
+  for (const auto& c : sup_->children())
+    if (!c.ready) return;
+  ready_notified_ = true;
+  sdNotify("READY=1");
+  log::info("appliance ready", {{"processes", std::to_string(sup_->children().size())}});
+  notifyStatus();
+}
+
+void Master::notifyStatus() {
+  std::string status = "STATUS=" + std::to_string(conns_.total()) + " connections, " +
+                       std::to_string(conns_.authenticated()) + " logged in, seats " +
+                       std::to_string(seats_->inUse()) + "/" + std::to_string(seats_->seats());
+  if (status != last_status_ && sdNotify(status)) last_status_ = status;
 }
 
 uint32_t Master::startWho(std::function<void()> done) {

@@ -131,6 +131,10 @@ class Master {
   int sigfd_ = -1;
   bool shutting_down_ = false;
   bool children_started_ = false;  // worker pools started (once stored is ready)
+  bool ready_notified_ = false;    // systemd told READY=1
+  std::string last_status_;
+  void notifyReadyOnce();
+  void notifyStatus();
   bool stored_stopping_ = false;
   std::atomic<bool> loop_alive_{true};
   int64_t started_unix_ = 0;
