@@ -57,9 +57,20 @@ void cmdList(CommandContext& ctx) {
       for (size_t p = m.name.find('/'); p != std::string::npos; p = m.name.find('/', p + 1))
         names.emplace(m.name.substr(0, p), false);  // implicit parent
     }
-    for (const auto& [name, exists] : names) {
+    // LSUB: an unsubscribed parent of a subscribed mailbox is listed as
+    // \Noselect when "%" would otherwise hide the hierarchy (RFC 3501 6.3.9).
+    std::set<std::string> lsub_parents;
+    if (lsub && pattern.find('%') != std::string::npos)
+      for (const auto& s : subscribed)
+        for (size_t p = s.find('/'); p != std::string::npos; p = s.find('/', p + 1))
+          if (!subscribed.count(s.substr(0, p))) lsub_parents.insert(s.substr(0, p));
+    for (const auto& [name, exists_] : names) {
+      bool exists = exists_;
       if (!matchName(pattern, name)) continue;
-      if (lsub && !subscribed.count(name)) continue;
+      if (lsub && !subscribed.count(name)) {
+        if (!lsub_parents.count(name)) continue;
+        exists = false;  // shown as \Noselect
+      }
       // The first name after "name/" in sort order; not simply the next
       // name, which may be a sibling such as "name.old" ('.' < '/').
       auto next = names.lower_bound(name + "/");

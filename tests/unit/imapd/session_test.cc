@@ -308,6 +308,8 @@ TEST_CASE("imap session: SUBSCRIBE and LSUB") {
         "d OK LSUB completed\r\n");
   CHECK(run(*c, "e", "UNSUBSCRIBE INBOX") == "e OK UNSUBSCRIBE completed\r\n");
   CHECK(run(*c, "f", "LSUB \"\" *") == "* LSUB (\\HasNoChildren) \"/\" Lists/ietf\r\nf OK LSUB completed\r\n");
+  // "%" stops at the first level: the unsubscribed parent shows as \Noselect (RFC 3501 6.3.9).
+  CHECK(run(*c, "g", "LSUB \"\" %") == "* LSUB (\\Noselect \\HasChildren) \"/\" Lists\r\ng OK LSUB completed\r\n");
 }
 
 TEST_CASE("imap session: CREATE, DELETE, RENAME") {
