@@ -149,6 +149,11 @@ class StoreClient {
   // One result per user, in order. Durable before the callback runs.
   virtual void deliver(const std::vector<std::string>& users, const std::string& mailbox,
                        std::string body, Callback<std::vector<Error>> cb) = 0;
+  // \Recent: the uids [first, second) no session has seen yet become this
+  // caller's (empty range when none). Exactly one session gets each.
+  virtual void claimRecent(const std::string& user, uint32_t mailbox_id,
+                           Callback<std::pair<uint32_t, uint32_t>> cb) = 0;
+
   // Like fetchBodies, with each message's structure; with `with_body` false
   // only structures travel (FETCH ENVELOPE / BODYSTRUCTURE of a big mailbox).
   virtual std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id,

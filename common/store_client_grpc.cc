@@ -359,6 +359,20 @@ class GrpcStoreClient final : public StoreClient {
     return r;
   }
 
+  void claimRecent(const std::string& user, uint32_t mailbox_id,
+                   Callback<std::pair<uint32_t, uint32_t>> cb) override {
+    pb::ClaimRecentRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    unary<pb::ClaimRecentResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ClaimRecent(c, q, r, f); },
+        [cb](const pb::ClaimRecentResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(std::make_pair(r.from_uid(), r.to_uid()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
   std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
                                             bool with_body, OnMessage on_message, Done done) override {
     pb::FetchBodiesRequest req;

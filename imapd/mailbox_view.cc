@@ -91,7 +91,7 @@ std::string MailboxView::flush(bool allow_expunge, bool with_uid_in_fetch) {
         m.modseq = c.meta.modseq;
         out += "* " + std::to_string(seq) + " FETCH (";
         if (with_uid_in_fetch) out += "UID " + std::to_string(m.uid) + " ";
-        out += "FLAGS " + flagList(m.flags) + ")\r\n";
+        out += "FLAGS " + flagsOf(m) + ")\r\n";
         break;
       }
       case Change::kExpunged: {
@@ -118,7 +118,15 @@ std::string MailboxView::flush(bool allow_expunge, bool with_uid_in_fetch) {
   pending_.swap(keep);
   if (count() != old_count) {
     out += "* " + std::to_string(count()) + " EXISTS\r\n";
-    if (count() > old_count) out += "* 0 RECENT\r\n";
+    if (count() > old_count) {
+      out += "* " + std::to_string(recentCount()) + " RECENT\r\n";
+      recent_changed_ = false;
+      if (!read_only_) claim_needed_ = true;
+    }
+  }
+  if (recent_changed_) {
+    out += "* " + std::to_string(recentCount()) + " RECENT\r\n";
+    recent_changed_ = false;
   }
   return out;
 }
@@ -192,6 +200,38 @@ std::string MailboxView::flagList(uint64_t flags) const {
   }
   out += ')';
   return out;
+}
+
+std::string MailboxView::flagsOf(const MessageMeta& m) const {
+  std::string f = flagList(m.flags);
+  if (!isRecent(m.uid)) return f;
+  return f.size() == 2 ? "(\\Recent)" : "(\\Recent " + f.substr(1);
+}
+
+void MailboxView::addRecent(uint32_t from, uint32_t to) {
+  if (to <= from) return;
+  recent_.emplace_back(from, to);
+  recent_changed_ = true;
+}
+
+bool MailboxView::isRecent(uint32_t uid) const {
+  for (const auto& [from, to] : recent_)
+    if (uid >= from && uid < to) return true;
+  return false;
+}
+
+uint32_t MailboxView::recentCount() const {
+  if (recent_.empty()) return 0;
+  uint32_t n = 0;
+  for (const auto& m : msgs_)
+    if (isRecent(m.uid)) ++n;
+  return n;
+}
+
+bool MailboxView::takeClaimNeeded() {
+  bool n = claim_needed_;
+  claim_needed_ = false;
+  return n;
 }
 
 std::string MailboxView::allFlags(bool permanent) const {

@@ -33,7 +33,7 @@ class MailboxView {
 
   // Queues a change from the feed (ignores ones already known).
   void queue(const Change& c);
-  bool hasPending() const { return !pending_.empty() || keywords_changed_; }
+  bool hasPending() const { return !pending_.empty() || keywords_changed_ || recent_changed_; }
 
   // Applies our own STORE result at once (no queueing).
   void applyFlags(const std::vector<MessageMeta>& changed, const std::vector<std::string>& keywords);
@@ -51,6 +51,18 @@ class MailboxView {
 
   // "(\Seen \Flagged $Junk)".
   std::string flagList(uint64_t flags) const;
+  // The same for one message, with \Recent when this session holds it.
+  std::string flagsOf(const MessageMeta& m) const;
+
+  // \Recent: the uids [from, to) this session claimed from the store.
+  void addRecent(uint32_t from, uint32_t to);
+  bool isRecent(uint32_t uid) const;
+  uint32_t recentCount() const;
+  // True when new messages were announced that nobody has claimed yet
+  // (the session then asks the store; cleared by takeClaimNeeded()).
+  bool takeClaimNeeded();
+  // The RECENT count went out with the SELECT response.
+  void markRecentAnnounced() { recent_changed_ = false; }
   // "(\Answered \Flagged \Deleted \Seen \Draft kw...)" for FLAGS/PERMANENTFLAGS.
   std::string allFlags(bool permanent) const;
 
@@ -61,6 +73,9 @@ class MailboxView {
   std::vector<Change> pending_;
   bool keywords_changed_ = false;
   uint32_t max_known_uid_ = 0;  // highest uid seen (announced or queued)
+  std::vector<std::pair<uint32_t, uint32_t>> recent_;  // claimed [from, to) ranges
+  bool recent_changed_ = false;  // announce "* N RECENT" at the next flush
+  bool claim_needed_ = false;
 };
 
 }  // namespace postern::imapd

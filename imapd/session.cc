@@ -372,6 +372,17 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
     return;
   }
   if (view_ && view_->hasPending()) write(view_->flush(allow_expunge, uid_cmd));
+  if (view_ && view_->takeClaimNeeded()) {
+    // New messages were announced: claim the ones no session has seen as
+    // \Recent yet; the count follows at the next point updates may go out.
+    auto self = shared_from_this();
+    uint32_t id = view_->id();
+    store().claimRecent(user_, id, [self, id](Result<std::pair<uint32_t, uint32_t>> r) {
+      if (!r.ok() || !self->view_ || self->view_->id() != id) return;
+      self->view_->addRecent(r->first, r->second);
+      if (self->idling_) self->flushUpdates(true, false);
+    });
+  }
 }
 
 void Session::needResync() {

@@ -97,6 +97,10 @@ class StoreEngine {
   Error renameMailbox(const std::string& user, const std::string& from, const std::string& to);
   Error subscribe(const std::string& user, const std::string& name, bool on);
   Result<SelectedMailbox> selectMailbox(const std::string& user, const std::string& name);
+  // \Recent: hands the caller every uid no session has claimed yet, as
+  // [from, to); later callers get none of them, so exactly one session
+  // sees each new message as recent. An empty range when there are none.
+  Result<std::pair<uint32_t, uint32_t>> claimRecent(const std::string& user, uint32_t mailbox_id);
 
   // ---- messages ----
   Result<AppendResult> append(const AppendArgs& args);

@@ -207,6 +207,27 @@ Error StoreEngine::subscribe(const std::string& user, const std::string& mailbox
   });
 }
 
+Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string& user, uint32_t mailbox_id) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  const Dbs& d = *dbs_;
+  std::pair<uint32_t, uint32_t> range{0, 0};
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
+    auto u = loadUser(t, d, *name);
+    if (!u.ok()) return u.error();
+    auto mb = loadMailboxById(t, d, u->id(), mailbox_id);
+    if (!mb.ok()) return mb.error();
+    uint32_t from = std::max<uint32_t>(mb->recent_uid(), 1);
+    uint32_t to = mb->uidnext();
+    if (to <= from) return {};
+    mb->set_recent_uid(to);
+    range = {from, to};
+    return saveMailbox(t, d, *mb);
+  });
+  if (!err.ok()) return err;
+  return range;
+}
+
 Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {
   auto name = canonicalUser(user);
   if (!name.ok()) return name.error();

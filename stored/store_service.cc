@@ -115,6 +115,16 @@ grpc::Status StoreService::SetUserAccess(Ctx*, const pb::SetUserAccessRequest* r
   return grpc::Status::OK;
 }
 
+grpc::Status StoreService::ClaimRecent(Ctx*, const pb::ClaimRecentRequest* req, pb::ClaimRecentResponse* resp) {
+  auto r = engine_->claimRecent(req->user(), req->mailbox_id());
+  if (r.ok()) {
+    resp->set_from_uid(r->first);
+    resp->set_to_uid(r->second);
+  }
+  setError(resp->mutable_error(), logged("claim-recent", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
 grpc::Status StoreService::Verify(Ctx*, const pb::VerifyRequest* req, pb::VerifyResponse* resp) {
   auto r = engine_->verify(req->user());
   if (r.ok()) {

@@ -31,6 +31,7 @@ class StoreService final : public pb::Store::Service {
   grpc::Status SetPassword(Ctx*, const pb::SetPasswordRequest*, pb::SimpleResponse*) override;
   grpc::Status SetUserAccess(Ctx*, const pb::SetUserAccessRequest*, pb::SimpleResponse*) override;
   grpc::Status Verify(Ctx*, const pb::VerifyRequest*, pb::VerifyResponse*) override;
+  grpc::Status ClaimRecent(Ctx*, const pb::ClaimRecentRequest*, pb::ClaimRecentResponse*) override;
   grpc::Status UserExists(Ctx*, const pb::UserExistsRequest*, pb::UserExistsResponse*) override;
   grpc::Status ListUsers(Ctx*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
   grpc::Status ListMailboxes(Ctx*, const pb::ListMailboxesRequest*, pb::ListMailboxesResponse*) override;

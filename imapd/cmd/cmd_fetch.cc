@@ -86,7 +86,7 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
         break;
       case Kind::kFlags:
         sep();
-        out += "FLAGS " + v.flagList(m.flags);
+        out += "FLAGS " + v.flagsOf(m);
         have_flags = true;
         break;
       case Kind::kInternalDate:
@@ -150,7 +150,7 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
   }
   if (add_flags && !have_flags) {
     sep();
-    out += "FLAGS " + v.flagList(m.flags);
+    out += "FLAGS " + v.flagsOf(m);
   }
   out += ")\r\n";
   return out;

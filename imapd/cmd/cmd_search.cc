@@ -15,7 +15,7 @@ namespace postern::imapd {
 namespace {
 
 struct Key {
-  enum Op { kAll, kFlag, kNotFlag, kKeyword, kNotKeyword, kLarger, kSmaller, kNot, kOr, kAnd,
+  enum Op { kAll, kRecent, kFlag, kNotFlag, kKeyword, kNotKeyword, kLarger, kSmaller, kNot, kOr, kAnd,
             kSeqs, kUids, kBefore, kOn, kSince, kHeader, kBody, kText, kNone };
   Op op = kAll;
   uint64_t num = 0;
@@ -87,7 +87,7 @@ class KeyParser {
     ++i_;
     static const std::pair<const char*, uint64_t> kFlags[] = {
         {"ANSWERED", flag::kAnswered}, {"DELETED", flag::kDeleted}, {"DRAFT", flag::kDraft},
-        {"FLAGGED", flag::kFlagged}, {"SEEN", flag::kSeen}, {"OLD", 0}};
+        {"FLAGGED", flag::kFlagged}, {"SEEN", flag::kSeen}};
     for (auto [name, bit] : kFlags) {
       if (u == name) {
         k->op = bit ? Key::kFlag : Key::kAll;
@@ -100,8 +100,22 @@ class KeyParser {
         return true;
       }
     }
-    if (u == "ALL" || u == "OLD") return k->op = Key::kAll, true;
-    if (u == "NEW" || u == "RECENT") return k->op = Key::kNone, true;  // \Recent is not kept
+    if (u == "ALL") return k->op = Key::kAll, true;
+    if (u == "RECENT") return k->op = Key::kRecent, true;
+    if (u == "OLD") {  // NOT RECENT
+      k->op = Key::kNot;
+      k->kids.emplace_back();
+      k->kids[0].op = Key::kRecent;
+      return true;
+    }
+    if (u == "NEW") {  // RECENT UNSEEN
+      k->op = Key::kAnd;
+      k->kids.resize(2);
+      k->kids[0].op = Key::kRecent;
+      k->kids[1].op = Key::kNotFlag;
+      k->kids[1].num = flag::kSeen;
+      return true;
+    }
     if (u == "KEYWORD" || u == "UNKEYWORD") {
       auto s = str(err);
       if (!s) return false;
@@ -201,6 +215,7 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* b
   day = day >= 0 ? day / 86400 : (day - 86399) / 86400;
   switch (k.op) {
     case Key::kAll: return true;
+    case Key::kRecent: return v.isRecent(m.uid);
     case Key::kNone: return false;
     case Key::kFlag: return (m.flags & k.num) != 0;
     case Key::kNotFlag: return (m.flags & k.num) == 0;

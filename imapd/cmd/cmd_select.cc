@@ -4,6 +4,26 @@
 
 namespace postern::imapd {
 
+namespace {
+
+void respond(const std::shared_ptr<CommandContext>& self, std::unique_ptr<MailboxView> view, bool examine) {
+  MailboxView& v = *view;
+  uint32_t recent = v.recentCount();
+  v.takeClaimNeeded();
+  v.markRecentAnnounced();
+  self->session().select(std::move(view));
+  self->untagged("FLAGS " + v.allFlags(false));
+  self->untagged("OK [PERMANENTFLAGS " + v.allFlags(true) + "] Flags permitted.");
+  self->untagged(std::to_string(v.count()) + " EXISTS");
+  self->untagged(std::to_string(recent) + " RECENT");
+  if (uint32_t u = v.firstUnseen()) self->untagged("OK [UNSEEN " + std::to_string(u) + "] First unseen.");
+  self->untagged("OK [UIDVALIDITY " + std::to_string(v.uidValidity()) + "] UIDs valid");
+  self->untagged("OK [UIDNEXT " + std::to_string(v.uidNext()) + "] Predicted next UID");
+  self->ok(examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+}
+
+}  // namespace
+
 void cmdSelect(CommandContext& ctx) {
   bool examine = ctx.name() == "EXAMINE";
   auto name = ctx.mailbox(0);
@@ -13,17 +33,15 @@ void cmdSelect(CommandContext& ctx) {
   auto self = ctx.self();
   ctx.store().selectMailbox(ctx.session().user(), *name, [self, examine](Result<SelectedMailbox> r) {
     if (!r.ok()) return self->fail(r.error(), examine ? "EXAMINE" : "SELECT");
-    auto view = std::make_unique<MailboxView>(r.value(), examine);
-    MailboxView& v = *view;
-    self->session().select(std::move(view));
-    self->untagged("FLAGS " + v.allFlags(false));
-    self->untagged("OK [PERMANENTFLAGS " + v.allFlags(true) + "] Flags permitted.");
-    self->untagged(std::to_string(v.count()) + " EXISTS");
-    self->untagged("0 RECENT");
-    if (uint32_t u = v.firstUnseen()) self->untagged("OK [UNSEEN " + std::to_string(u) + "] First unseen.");
-    self->untagged("OK [UIDVALIDITY " + std::to_string(v.uidValidity()) + "] UIDs valid");
-    self->untagged("OK [UIDNEXT " + std::to_string(v.uidNext()) + "] Predicted next UID");
-    self->ok(examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
+    auto view = std::make_shared<std::unique_ptr<MailboxView>>(std::make_unique<MailboxView>(r.value(), examine));
+    if (examine) return respond(self, std::move(*view), true);
+    // SELECT takes the messages no session has seen yet as \Recent.
+    uint32_t id = (*view)->id();
+    self->store().claimRecent(self->session().user(), id,
+                              [self, view](Result<std::pair<uint32_t, uint32_t>> c) {
+                                if (c.ok()) (*view)->addRecent(c->first, c->second);
+                                respond(self, std::move(*view), false);
+                              });
   });
 }
 

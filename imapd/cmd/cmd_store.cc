@@ -46,7 +46,7 @@ void cmdStore(CommandContext& ctx) {
         if (seq == 0) continue;
         std::string line = std::to_string(seq) + " FETCH (";
         if (self->uid()) line += "UID " + std::to_string(uid) + " ";
-        line += "FLAGS " + v->flagList(v->at(seq).flags) + ")";
+        line += "FLAGS " + v->flagsOf(v->at(seq)) + ")";
         self->untagged(line);
       }
     }

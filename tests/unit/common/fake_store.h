@@ -347,6 +347,26 @@ class FakeStore : public StoreClient {
     return s;
   }
 
+  // \Recent is off unless a test turns it on (recent_enabled): then each
+  // folder hands out unclaimed uids once, like stored.
+  bool recent_enabled = false;
+  std::map<uint32_t, uint32_t> recent_uid;  // mailbox id -> first unclaimed uid
+  void claimRecent(const std::string& user, uint32_t mailbox_id,
+                   Callback<std::pair<uint32_t, uint32_t>> cb) override {
+    if (failed(cb)) return;
+    Folder* f = findFolderById(user, mailbox_id);
+    if (!f) return post(cb, Result<std::pair<uint32_t, uint32_t>>(ErrorCode::kNotFound, "no mailbox"));
+    std::pair<uint32_t, uint32_t> range{0, 0};
+    if (recent_enabled) {
+      uint32_t from = std::max<uint32_t>(recent_uid[mailbox_id], 1);
+      if (f->uidnext > from) {
+        range = {from, f->uidnext};
+        recent_uid[mailbox_id] = f->uidnext;
+      }
+    }
+    post(cb, Result<std::pair<uint32_t, uint32_t>>(range));
+  }
+
   // Structures are not kept here: the body always travels and the structure
   // is empty, so callers exercise their parse-on-demand path.
   std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,

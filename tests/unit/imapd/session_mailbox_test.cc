@@ -528,3 +528,35 @@ TEST_CASE("imap fetch: ENVELOPE, BODYSTRUCTURE and nested sections through the M
   CHECK(run(*c, "f", "SEARCH CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89") == "* SEARCH 4\r\nf OK SEARCH completed\r\n");
   CHECK(run(*c, "g", "SEARCH TEXT inner") == "* SEARCH 4\r\ng OK SEARCH completed\r\n");
 }
+
+TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {
+  World w;
+  w.onLoop([&] { return w.store->recent_enabled = true; });
+  auto a = w.connect();
+  login(*a);
+  std::string sel = run(*a, "S", "SELECT INBOX");
+  CHECK(sel.find("* 3 RECENT\r\n") != std::string::npos);
+  CHECK(run(*a, "f", "FETCH 1 FLAGS") == "* 1 FETCH (FLAGS (\\Recent))\r\nf OK FETCH completed\r\n");
+  auto b = w.connect();
+  login(*b);
+  CHECK(run(*b, "S", "SELECT INBOX").find("* 0 RECENT\r\n") != std::string::npos);
+  CHECK(run(*b, "f", "FETCH 1 FLAGS") == "* 1 FETCH (FLAGS ())\r\nf OK FETCH completed\r\n");
+  // A new message: the first session to learn of it claims it.
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: new\r\n\r\nx\r\n"); });
+  CHECK(run(*a, "n1", "NOOP") == "* 4 EXISTS\r\n* 3 RECENT\r\nn1 OK NOOP completed\r\n");
+  w.onLoop([] { return 0; });  // the claim's answer is in (it is asynchronous)
+  CHECK(run(*a, "n2", "NOOP") == "* 4 RECENT\r\nn2 OK NOOP completed\r\n");
+  CHECK(run(*b, "n1", "NOOP") == "* 4 EXISTS\r\n* 0 RECENT\r\nn1 OK NOOP completed\r\n");
+  w.onLoop([] { return 0; });
+  CHECK(run(*b, "n2", "NOOP") == "n2 OK NOOP completed\r\n");
+  CHECK(run(*a, "s1", "SEARCH RECENT") == "* SEARCH 1 2 3 4\r\ns1 OK SEARCH completed\r\n");
+  CHECK(run(*b, "s2", "SEARCH RECENT") == "* SEARCH\r\ns2 OK SEARCH completed\r\n");
+  CHECK(run(*b, "s3", "SEARCH OLD") == "* SEARCH 1 2 3 4\r\ns3 OK SEARCH completed\r\n");
+  CHECK(run(*a, "s4", "STORE 4 +FLAGS (\\Seen)") == "* 4 FETCH (FLAGS (\\Recent \\Seen))\r\ns4 OK STORE completed\r\n");
+  CHECK(run(*a, "s5", "SEARCH NEW") == "* SEARCH 1 3\r\ns5 OK SEARCH completed\r\n");  // 2 is \\Seen
+  // EXAMINE never claims.
+  auto c = w.connect();
+  login(*c);
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: more\r\n\r\ny\r\n"); });
+  CHECK(run(*c, "E", "EXAMINE INBOX").find("* 0 RECENT\r\n") != std::string::npos);
+}

@@ -366,3 +366,21 @@ TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
   CHECK(f.store->fetchBodies("alice", 12345, {1}, [](uint32_t, Result<std::string>) { return true; }).code ==
         ErrorCode::kNotFound);
 }
+
+TEST_CASE("\\Recent: each uid is claimed by exactly one caller") {
+  Fixture f;
+  f.append("INBOX", "one\r\n");
+  f.append("INBOX", "two\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  auto a = f.store->claimRecent("alice", id);
+  REQUIRE(a.ok());
+  CHECK(*a == std::make_pair(1u, 3u));
+  auto b = f.store->claimRecent("alice", id);
+  REQUIRE(b.ok());
+  CHECK(b->first == b->second);  // nothing left
+  f.append("INBOX", "three\r\n");
+  auto c = f.store->claimRecent("alice", id);
+  REQUIRE(c.ok());
+  CHECK(*c == std::make_pair(3u, 4u));
+  CHECK(f.store->claimRecent("alice", 9999).error().code == ErrorCode::kNotFound);
+}
