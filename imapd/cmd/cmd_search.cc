@@ -3,6 +3,8 @@
 // stream the bodies from the store (case-insensitive substring match).
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "command.h"
 #include "mime/decode.h"
@@ -15,7 +17,7 @@ namespace postern::imapd {
 namespace {
 
 struct Key {
-  enum Op { kAll, kRecent, kFlag, kNotFlag, kKeyword, kNotKeyword, kLarger, kSmaller, kNot, kOr, kAnd,
+  enum Op { kAll, kRecent, kSentBefore, kSentOn, kSentSince, kFlag, kNotFlag, kKeyword, kNotKeyword, kLarger, kSmaller, kNot, kOr, kAnd,
             kSeqs, kUids, kBefore, kOn, kSince, kHeader, kBody, kText, kNone };
   Op op = kAll;
   uint64_t num = 0;
@@ -135,9 +137,13 @@ class KeyParser {
       auto s = str(err);
       auto d = s ? imap::parseDate(*s) : std::nullopt;
       if (!d) return fail(err, "Invalid date");
-      // SENT* use INTERNALDATE until the MIME engine parses Date: headers.
-      k->op = (u == "BEFORE" || u == "SENTBEFORE") ? Key::kBefore : (u == "ON" || u == "SENTON") ? Key::kOn : Key::kSince;
       k->num = static_cast<uint64_t>(d->daysSinceEpoch());
+      if (u.rfind("SENT", 0) == 0) {  // by the Date: header, time and zone disregarded
+        k->op = u == "SENTBEFORE" ? Key::kSentBefore : u == "SENTON" ? Key::kSentOn : Key::kSentSince;
+        needsBody = true;
+        return true;
+      }
+      k->op = u == "BEFORE" ? Key::kBefore : u == "ON" ? Key::kOn : Key::kSince;
       return true;
     }
     if (u == "NOT") {
@@ -204,6 +210,23 @@ class KeyParser {
   size_t i_ = 0;
 };
 
+// The day of an RFC 5322 Date: header ("Tue, 1 Jul 2003 10:52:37 +0200"),
+// disregarding time and zone (RFC 3501 SENT* keys); nullopt if unreadable.
+std::optional<int64_t> sentDay(const std::string& body) {
+  std::string h = headerFields(headerOf(body), {"DATE"}, false);
+  size_t colon = h.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string v = h.substr(colon + 1);
+  if (size_t comma = v.find(','); comma != std::string::npos) v = v.substr(comma + 1);
+  std::istringstream in(v);
+  std::string day, mon, year;
+  if (!(in >> day >> mon >> year)) return std::nullopt;
+  if (year.size() == 2) year = (year < "50" ? "20" : "19") + year;  // RFC 5322 obs-year
+  auto d = imap::parseDate(day + "-" + mon.substr(0, 3) + "-" + year);
+  if (!d) return std::nullopt;
+  return d->daysSinceEpoch();
+}
+
 bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* body) {
   const MessageMeta& m = v.at(seq);
   auto kwBit = [&](const std::string& name) -> uint64_t {
@@ -231,6 +254,16 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* b
       return true;
     case Key::kSeqs: return std::binary_search(k.set.begin(), k.set.end(), seq);
     case Key::kUids: return false;
+    case Key::kSentBefore:
+    case Key::kSentOn:
+    case Key::kSentSince: {
+      // No readable Date: header: fall back to INTERNALDATE, as Dovecot does.
+      int64_t d = day;
+      if (body)
+        if (auto s = sentDay(*body)) d = *s;
+      int64_t want = static_cast<int64_t>(k.num);
+      return k.op == Key::kSentBefore ? d < want : k.op == Key::kSentOn ? d == want : d >= want;
+    }
     case Key::kBefore: return day < static_cast<int64_t>(k.num);
     case Key::kOn: return day == static_cast<int64_t>(k.num);
     case Key::kSince: return day >= static_cast<int64_t>(k.num);

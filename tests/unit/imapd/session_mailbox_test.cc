@@ -560,3 +560,19 @@ TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {
   w.onLoop([&] { return w.store->addMessage("alice", "Subject: more\r\n\r\ny\r\n"); });
   CHECK(run(*c, "E", "EXAMINE INBOX").find("* 0 RECENT\r\n") != std::string::npos);
 }
+
+TEST_CASE("imap search: SENT* keys use the Date: header, BEFORE/ON/SINCE the INTERNALDATE") {
+  World w;
+  uint32_t uid = w.onLoop([&] {
+    return w.store->addMessage("alice", "Date: Tue, 1 Jul 2003 23:52:37 -0700\r\nSubject: old\r\n\r\nx\r\n", 0,
+                               "INBOX", 1600000000 /* 13-Sep-2020 */, 0);
+  });
+  auto c = w.connect();
+  login(*c);
+  run(*c, "S", "SELECT INBOX");
+  std::string seq = std::to_string(uid);
+  CHECK(run(*c, "a", "UID SEARCH SENTON 1-Jul-2003") == "* SEARCH " + seq + "\r\na OK UID SEARCH completed\r\n");
+  CHECK(run(*c, "b", "UID SEARCH SENTBEFORE 2-Jul-2003") == "* SEARCH " + seq + "\r\nb OK UID SEARCH completed\r\n");
+  CHECK(run(*c, "c", "UID SEARCH ON 13-Sep-2020") == "* SEARCH " + seq + "\r\nc OK UID SEARCH completed\r\n");
+  CHECK(run(*c, "d", "UID SEARCH SENTSINCE 13-Sep-2020 UID " + seq) == "* SEARCH\r\nd OK UID SEARCH completed\r\n");
+}
