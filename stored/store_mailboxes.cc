@@ -75,7 +75,19 @@ Result<MailboxInfo> StoreEngine::getMailbox(const std::string& user, const std::
   if (!u.ok()) return u.error();
   auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
   if (!mb.ok()) return mb.error();
-  return toInfo(*mb);
+  MailboxInfo info = toInfo(*mb);
+  // STATUS RECENT: the messages no session has claimed as \Recent yet.
+  MDB_cursor* c = nullptr;
+  if (mdb_cursor_open(rd.txn(), rd.dbs().messages, &c) == 0) {
+    std::string start = keys::messageKey(mb->id(), std::max<uint32_t>(mb->recent_uid(), 1));
+    MDB_val k{start.size(), start.data()}, v{};
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8 || keys::getBe32(static_cast<const char*>(k.mv_data)) != mb->id()) break;
+      ++info.recent;
+    }
+    mdb_cursor_close(c);
+  }
+  return info;
 }
 
 Error StoreEngine::createMailbox(const std::string& user, const std::string& mailbox) {

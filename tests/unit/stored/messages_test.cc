@@ -372,9 +372,11 @@ TEST_CASE("\\Recent: each uid is claimed by exactly one caller") {
   f.append("INBOX", "one\r\n");
   f.append("INBOX", "two\r\n");
   uint32_t id = f.mailboxId("INBOX");
+  CHECK(f.store->getMailbox("alice", "INBOX")->recent == 2);  // STATUS RECENT
   auto a = f.store->claimRecent("alice", id);
   REQUIRE(a.ok());
   CHECK(*a == std::make_pair(1u, 3u));
+  CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
   auto b = f.store->claimRecent("alice", id);
   REQUIRE(b.ok());
   CHECK(b->first == b->second);  // nothing left
