@@ -59,7 +59,8 @@ struct Config {
   uint32_t imap_max_line = 65536;
   uint32_t imap_timeout_s = 1800;
   uint32_t pop3_timeout_s = 600;
-  bool pop3_mark_seen = true;  // RETR'd messages get \Seen (for IMAP) at QUIT
+  bool pop3_mark_seen = true;
+  uint32_t pop3_login_delay_s = 0;  // RFC 2449 LOGIN-DELAY: least seconds between a user's POP3 logins  // RETR'd messages get \Seen (for IMAP) at QUIT
   uint32_t lmtp_timeout_s = 300;
   uint64_t message_size_limit = 50ull << 20;
   std::vector<std::string> lmtp_domains;  // empty = accept any domain

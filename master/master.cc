@@ -235,12 +235,26 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
         refuse_login(r->counter, "in-use: " + r->reason);
         break;
       }
+      if (c->protocol == "pop3" && cfg_.pop3_login_delay_s > 0) {
+        // RFC 2449 LOGIN-DELAY, kept here so every pop3d process shares it.
+        auto now = EventLoop::now();
+        auto it = pop3_last_login_.find(user);
+        if (it != pop3_last_login_.end() && now - it->second < std::chrono::seconds(cfg_.pop3_login_delay_s)) {
+          refuse_login("refused.login_delay", "login-delay: Wait " + std::to_string(cfg_.pop3_login_delay_s) +
+                                                  " seconds between logins");
+          break;
+        }
+      }
       if (!seats_->tryAcquire(m.conn, user)) {
         refuse_login("refused.seats", "Licence seat limit reached (" + std::to_string(seats_->seats()) + " seats, " +
                                           std::string(licenceModeName(seats_->mode())) + "), try again later");
         break;
       }
       conns_.setUser(m.conn, user);
+      if (c->protocol == "pop3") {
+        if (pop3_last_login_.size() > 100000) pop3_last_login_.clear();  // bounded
+        pop3_last_login_[user] = EventLoop::now();
+      }
       ++counters_["logins"];
       sup_->send(slot, ipc::makeMsg(ipc::MsgType::kLoginReply, m.conn, 1));
       break;

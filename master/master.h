@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "admission.h"
@@ -132,6 +133,7 @@ class Master {
   bool shutting_down_ = false;
   bool children_started_ = false;  // worker pools started (once stored is ready)
   bool ready_notified_ = false;    // systemd told READY=1
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> pop3_last_login_;
   std::string last_status_;
   void notifyReadyOnce();
   void notifyStatus();

@@ -67,6 +67,9 @@ std::string loginRefusedReply(const std::string& reason) {
   } else if (startsWithNoCase(r, "in-use")) {
     code = "IN-USE";
     strip("in-use");
+  } else if (startsWithNoCase(r, "login-delay")) {
+    code = "LOGIN-DELAY";
+    strip("login-delay");
   } else if (startsWithNoCase(r, "[sys/temp]")) {
     strip("[sys/temp]");
   }

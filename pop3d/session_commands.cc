@@ -96,8 +96,9 @@ void Session::bad(const std::string& reason) {
   send("-ERR " + reason + "\r\n");
 }
 
-// Exactly what is implemented (RFC 2449 section 6). EXPIRE NEVER and
-// LOGIN-DELAY 0 hold until retention and login delays are configurable.
+// Exactly what is implemented (RFC 2449 section 6). EXPIRE NEVER holds
+// until retention is configurable; LOGIN-DELAY is pop3.login_delay,
+// enforced by the master for every pop3d process.
 // USER and SASL PLAIN only where a plaintext password is accepted; STLS
 // (RFC 2595 section 4) while TLS can still be started.
 void Session::cmdCapa() {
@@ -109,7 +110,7 @@ void Session::cmdCapa() {
       "PIPELINING\r\n"
       "AUTH-RESP-CODE\r\n"
       "EXPIRE NEVER\r\n"
-      "LOGIN-DELAY 0\r\n"
+      "LOGIN-DELAY " + std::to_string(host_.config().pop3_login_delay_s) + "\r\n"
       "IMPLEMENTATION Postern\r\n"
       ".\r\n";
   send(capa);
