@@ -227,7 +227,19 @@ std::optional<int64_t> sentDay(const std::string& body) {
   return d->daysSinceEpoch();
 }
 
-bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* body) {
+// One message's text for the body keys; its MIME structure is parsed at
+// most once per message, however many keys look at it.
+struct Text {
+  const std::string* body = nullptr;
+  mutable std::optional<mime::Structure> parsed;
+  const mime::Structure& structure() const {
+    if (!parsed) parsed = mime::parse(*body);
+    return *parsed;
+  }
+};
+
+bool eval(const Key& k, const MailboxView& v, uint32_t seq, const Text& text) {
+  const std::string* body = text.body;
   const MessageMeta& m = v.at(seq);
   auto kwBit = [&](const std::string& name) -> uint64_t {
     for (size_t i = 0; i < v.keywords().size(); ++i)
@@ -246,11 +258,11 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* b
     case Key::kNotKeyword: { uint64_t b = kwBit(k.str); return b == 0 || (m.flags & b) == 0; }
     case Key::kLarger: return m.size > k.num;
     case Key::kSmaller: return m.size < k.num;
-    case Key::kNot: return !eval(k.kids[0], v, seq, body);
-    case Key::kOr: return eval(k.kids[0], v, seq, body) || eval(k.kids[1], v, seq, body);
+    case Key::kNot: return !eval(k.kids[0], v, seq, text);
+    case Key::kOr: return eval(k.kids[0], v, seq, text) || eval(k.kids[1], v, seq, text);
     case Key::kAnd:
       for (const auto& c : k.kids)
-        if (!eval(c, v, seq, body)) return false;
+        if (!eval(c, v, seq, text)) return false;
       return true;
     case Key::kSeqs: return std::binary_search(k.set.begin(), k.set.end(), seq);
     case Key::kUids: return false;
@@ -270,10 +282,10 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const std::string* b
     // Decoded text (RFC 2047 words, base64/QP bodies, charsets -> UTF-8),
     // case-insensitive, through the MIME engine.
     case Key::kHeader: return body && mime::headerContains(headerOf(*body), k.field, k.raw);
-    case Key::kBody: return body && mime::bodyContains(*body, mime::parse(*body), k.raw);
+    case Key::kBody: return body && mime::bodyContains(*body, text.structure(), k.raw);
     case Key::kText:
       return body && (mime::headerContains(headerOf(*body), "", k.raw) ||
-                      mime::bodyContains(*body, mime::parse(*body), k.raw));
+                      mime::bodyContains(*body, text.structure(), k.raw));
   }
   return false;
 }
@@ -301,7 +313,7 @@ void cmdSearch(CommandContext& ctx) {
   if (!p.needsBody) {
     std::vector<uint32_t> hits;
     for (uint32_t s = 1; s <= v->count(); ++s)
-      if (eval(*key, *v, s, nullptr)) hits.push_back(s);
+      if (eval(*key, *v, s, Text{})) hits.push_back(s);
     return answer(self, hits);
   }
   std::vector<uint32_t> uids;
@@ -314,7 +326,7 @@ void cmdSearch(CommandContext& ctx) {
         MailboxView* v = self->session().selected();
         if (!v || !body.ok()) return true;
         uint32_t seq = v->seqOf(uid);
-        if (seq && eval(*key, *v, seq, &body.value())) hits->push_back(seq);
+        if (seq && eval(*key, *v, seq, Text{&body.value(), std::nullopt})) hits->push_back(seq);
         return true;
       },
       [self, hits](Error e) {
