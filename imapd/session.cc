@@ -153,7 +153,12 @@ void Session::processInput() {
       cb(std::move(*line));
       continue;
     }
-    if (busy_) break;
+    if (next_) {
+      if (!tryStart(*next_)) break;
+      next_.reset();
+      continue;
+    }
+    if (running_.size() >= kMaxRunning) break;
     if (pendingOutput() > kOutputHighWater) break;
     imap::ParseEvent ev = parser_.next();
     if (ev.kind == imap::ParseEvent::kNeedMore) break;
@@ -161,59 +166,72 @@ void Session::processInput() {
       write("+ Ready for literal data\r\n");
       continue;
     }
-    if (ev.kind == imap::ParseEvent::kError) {
-      log::info("bad input", {{"session", id_}, {"user", user_}, {"ip", peer_}, {"reason", ev.error.reason}});
-      if (ev.error.fatal) {
-        bye(ev.error.reason);
-        break;
-      }
-      std::string tag = ev.error.tag.empty() ? "*" : ev.error.tag;
-      write(tag + " BAD " + ev.error.reason + "\r\n");
-      noteBad();
-      continue;
-    }
-    dispatch(std::move(ev.command));
+    next_ = prepare(std::move(ev));
   }
   updateInterest();
 }
 
-void Session::dispatch(imap::Command cmd) {
-  bool uid = false;
-  std::string name = cmd.name;
+Session::Pending Session::prepare(imap::ParseEvent ev) {
+  Pending p;
+  if (ev.kind == imap::ParseEvent::kError) {
+    log::info("bad input", {{"session", id_}, {"user", user_}, {"ip", peer_}, {"reason", ev.error.reason}});
+    p.cmd.tag = ev.error.tag.empty() ? "*" : ev.error.tag;
+    p.error = ev.error.reason;
+    p.fatal = ev.error.fatal;
+    return p;
+  }
+  p.cmd = std::move(ev.command);
+  std::string name = p.cmd.name;
   if (name == "UID") {
-    if (cmd.args.empty() || cmd.args[0].type != imap::Arg::kAtom) {
-      write(cmd.tag + " BAD UID needs a command\r\n");
-      noteBad();
-      return;
+    if (p.cmd.args.empty() || p.cmd.args[0].type != imap::Arg::kAtom) {
+      p.error = "UID needs a command";
+      return p;
     }
-    name = upper(cmd.args[0].value);
-    cmd.args.erase(cmd.args.begin());
-    cmd.name = name;
-    uid = true;
+    name = upper(p.cmd.args[0].value);
+    p.cmd.args.erase(p.cmd.args.begin());
+    p.cmd.name = name;
+    p.uid = true;
   }
-  const CommandDef* def = findCommand(name);
-  if (!def || (uid && !(def->flags & kUidVariant))) {
-    write(cmd.tag + " BAD Unknown command " + (uid ? "UID " : "") + name.substr(0, 40) + "\r\n");
+  p.def = findCommand(name);
+  if (!p.def || (p.uid && !(p.def->flags & kUidVariant))) {
+    p.def = nullptr;
+    p.error = "Unknown command " + std::string(p.uid ? "UID " : "") + name.substr(0, 40);
+  }
+  return p;
+}
+
+std::string Session::stateError(const CommandDef& def) const {
+  if ((def.flags & kNotAuthOnly) && state_ != State::kNotAuthenticated) return "Already authenticated";
+  if ((def.flags & (kAuthOnly | kSelectedOnly)) && state_ == State::kNotAuthenticated) return "Please log in first";
+  if ((def.flags & kSelectedOnly) && state_ != State::kSelected) return "No mailbox selected";
+  return {};
+}
+
+bool Session::tryStart(Pending& p) {
+  if (!running_.empty()) {
+    // Errors, and commands not valid in the current state, wait for every
+    // earlier command: their BAD comes in order, and the state is checked
+    // once the commands before them have changed it.
+    if (!p.error.empty() || !p.def || !stateError(*p.def).empty()) return false;
+    if (resync_needed_ && view_) return false;
+    uint32_t f = effectiveFlags(*p.def, p.cmd, p.uid);
+    for (const auto& r : running_)
+      if (!mayRunBeside(r->flags(), f)) return false;
+  }
+  std::string err = p.error;
+  if (err.empty() && p.def) err = stateError(*p.def);
+  if (!err.empty()) {
+    if (p.fatal) {
+      bye(err);
+      return true;
+    }
+    write(p.cmd.tag + " BAD " + err + "\r\n");
     noteBad();
-    return;
+    return true;
   }
-  if ((def->flags & kNotAuthOnly) && state_ != State::kNotAuthenticated) {
-    write(cmd.tag + " BAD Already authenticated\r\n");
-    noteBad();
-    return;
-  }
-  if ((def->flags & (kAuthOnly | kSelectedOnly)) && state_ == State::kNotAuthenticated) {
-    write(cmd.tag + " BAD Please log in first\r\n");
-    noteBad();
-    return;
-  }
-  if ((def->flags & kSelectedOnly) && state_ != State::kSelected) {
-    write(cmd.tag + " BAD No mailbox selected\r\n");
-    noteBad();
-    return;
-  }
-  busy_ = true;
-  auto ctx = std::make_shared<CommandContext>(shared_from_this(), std::move(cmd), def, uid);
+  auto ctx = std::make_shared<CommandContext>(shared_from_this(), std::move(p.cmd), p.def, p.uid);
+  running_.push_back(ctx);
+  if (running_.size() == 1) ctx->becomeHead();
   if (resync_needed_ && view_ && !resyncing_) {
     // The change feed broke: catch up with the store before running anything.
     resyncing_ = true;
@@ -229,9 +247,10 @@ void Session::dispatch(imap::Command cmd) {
       }
       ctx->def().run(*ctx);
     });
-    return;
+    return true;
   }
-  def->run(*ctx);
+  p.def->run(*ctx);
+  return true;
 }
 
 void Session::noteBad() {
@@ -241,8 +260,17 @@ void Session::noteBad() {
   }
 }
 
-void Session::commandDone() {
-  busy_ = false;
+void Session::commandFinished() {
+  auto keep = shared_from_this();
+  while (!running_.empty() && running_.front()->finished()) {
+    auto c = std::move(running_.front());
+    running_.pop_front();
+    // EXPUNGE renumbers: while later commands run (their held responses
+    // carry sequence numbers computed before it) it waits for a quieter time.
+    flushUpdates(c->allowsExpunge() && running_.empty(), c->uid());
+    write(c->taggedLine());
+    if (!running_.empty()) running_.front()->becomeHead();
+  }
   // Continue with pipelined input from the loop, not recursively.
   auto weak = weak_from_this();
   runtime().loop().post([weak] {
@@ -309,7 +337,8 @@ void Session::onDrain(std::function<void()> cb) {
 }
 
 bool Session::canRead() const {
-  return !closing_ && !starttls_ctx_ && (raw_line_cb_ || !busy_) && pendingOutput() <= kOutputHighWater;
+  return !closing_ && !starttls_ctx_ && (raw_line_cb_ || (!next_ && running_.size() < kMaxRunning)) &&
+         pendingOutput() <= kOutputHighWater;
 }
 
 void Session::updateInterest() {
@@ -433,6 +462,10 @@ void Session::finishClose() {
   ::close(fd_);
   fd_ = -1;
   if (timeout_timer_) runtime().loop().cancel(timeout_timer_);
+  // Commands still waiting for the store hold the session, and it holds
+  // them: break the cycle (their callbacks see closed()).
+  running_.clear();
+  next_.reset();
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
   log::info("disconnect", {{"session", id_}, {"user", user_}, {"ip", peer_},
                            {"duration_s", std::to_string(secs)}, {"in", std::to_string(bytes_in_)},

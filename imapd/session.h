@@ -2,11 +2,18 @@
 // One IMAP connection: socket I/O, the incremental parser, the state
 // machine (not authenticated / authenticated / selected / logout), the
 // selected MailboxView, IDLE, and the dispatch of commands through the
-// command table. Loop thread only. Commands run one at a time: while a
-// command waits for the store, reading stops (bounded memory) and pipelined
-// input waits in the parser.
+// command table. Loop thread only.
+//
+// Pipelining (RFC 3501 section 5.5): a command starts while earlier ones
+// wait for the store when the command table's flags say no ambiguity can
+// result (mayRunBeside()); at most kMaxRunning run at once. Responses keep
+// the client's order: only the oldest running command writes to the socket,
+// later ones hold their output (bounded by the same back-pressure) until it
+// is their turn. A command that may not start yet waits, parsed, and
+// reading stops behind it (bounded memory).
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -26,6 +33,7 @@ namespace postern::imapd {
 
 class Server;
 class CommandContext;
+struct CommandDef;
 
 enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout };
 
@@ -53,8 +61,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void flushUpdates(bool allow_expunge, bool uid_cmd);
   void needResync();
 
-  // Command completion: called once by every command (via CommandContext).
-  void commandDone();
+  // Command completion: called once by every command (via CommandContext)
+  // once its tagged line is ready; sends, in order, what the finished
+  // commands at the head of the queue have to say.
+  void commandFinished();
+  static constexpr size_t kMaxRunning = 16;
+  size_t running() const { return running_.size(); }
   // Counts a BAD answer; after kMaxBadCommands in a row the client is
   // disconnected with BYE (a confused or hostile client). Any accepted
   // command resets the count.
@@ -103,7 +115,19 @@ class Session : public std::enable_shared_from_this<Session> {
   void onEvents(uint32_t ev);
   void readInput();
   void processInput();
-  void dispatch(imap::Command cmd);
+  // A parsed command (or a syntax error) waiting for its turn.
+  struct Pending {
+    imap::Command cmd;
+    const CommandDef* def = nullptr;
+    bool uid = false;
+    std::string error;  // BAD text when the command cannot run at all
+    bool fatal = false;
+  };
+  Pending prepare(imap::ParseEvent ev);
+  // Starts `p` (or answers its BAD) if it may run now; false: it must wait.
+  bool tryStart(Pending& p);
+  // BAD text when `def` is not valid in the current state, else empty.
+  std::string stateError(const CommandDef& def) const;
   void flushOutput();
   void updateInterest();
   bool canRead() const;
@@ -127,7 +151,8 @@ class Session : public std::enable_shared_from_this<Session> {
   imap::Parser parser_;
   std::string out_;
   size_t out_pos_ = 0;
-  bool busy_ = false;
+  std::deque<std::shared_ptr<CommandContext>> running_;
+  std::optional<Pending> next_;
   bool closed_ = false;
   bool closing_ = false;  // close after the output is flushed
   bool idling_ = false;

@@ -203,10 +203,10 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
           ++job->failed;
           job->fail_code = ErrorCode::kBadArgs;
         }
-        s.write(out);
-        if (s.pendingOutput() < kPauseAbove) return true;
+        ctx->write(out);
+        if (ctx->pendingOutput() < kPauseAbove) return true;
         std::weak_ptr<std::shared_ptr<BodyStream>> w = holder;
-        s.onDrain([w] {
+        ctx->onDrain([w] {
           if (auto h = w.lock(); h && *h) (*h)->resume();
         });
         return false;
