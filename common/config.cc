@@ -1,12 +1,16 @@
 #include "config.h"
 
+#include "log.h"
+
 #include <unistd.h>
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -175,16 +179,29 @@ const std::vector<KeyDef>& keyTable() {
        uintKey(0, 64, [](Config& c, uint64_t v) { c.lmtp_workers = static_cast<uint32_t>(v); })},
       {"imap.max_line_length", "65536", "1024-1048576", "Longest IMAP command line (octets, literals excluded).",
        uintKey(1024, 1048576, [](Config& c, uint64_t v) { c.imap_max_line = static_cast<uint32_t>(v); })},
-      {"imap.timeout", "1800", "60-86400", "Seconds an idle IMAP session may stay (RFC 3501: at least 1800).",
-       uintKey(60, 86400, [](Config& c, uint64_t v) { c.imap_timeout_s = static_cast<uint32_t>(v); })},
-      {"pop3.timeout", "600", "60-86400", "Seconds an idle POP3 session may stay (RFC 1939: at least 600).",
-       uintKey(60, 86400, [](Config& c, uint64_t v) { c.pop3_timeout_s = static_cast<uint32_t>(v); })},
+      {"imap.timeout", "1800", "1800-86400",
+       "Seconds a logged-in IMAP session may stay without sending anything (RFC 3501 5.4: at least 30 minutes; "
+       "an IDLE client re-issues IDLE within it).",
+       uintKey(1800, 86400, [](Config& c, uint64_t v) { c.imap_timeout_s = static_cast<uint32_t>(v); })},
+      {"pop3.timeout", "600", "600-86400",
+       "Seconds a logged-in POP3 session may stay idle (RFC 1939 autologout: at least 10 minutes).",
+       uintKey(600, 86400, [](Config& c, uint64_t v) { c.pop3_timeout_s = static_cast<uint32_t>(v); })},
       {"pop3.mark_seen", "true", "true/false",
        "Mark messages retrieved with RETR as \\Seen (visible to IMAP) when the POP3 session QUITs.",
        boolKey([](Config& c, bool v) { c.pop3_mark_seen = v; })},
       {"pop3.login_delay", "0", "0-86400",
        "Least seconds between two POP3 logins of one user (RFC 2449 LOGIN-DELAY, advertised in CAPA).",
        uintKey(0, 86400, [](Config& c, uint64_t v) { c.pop3_login_delay_s = static_cast<uint32_t>(v); })},
+      {"pop3.expire", "never", "never, 0-36500",
+       "RFC 2449 EXPIRE: days a message stays after POP3 first retrieved it (RETR), then it is removed at the "
+       "user's next POP3 login; 0 = retrieved messages are removed at QUIT; never = kept. Advertised in CAPA.",
+       [](Config& c, const std::string& v) -> std::string {
+         if (v == "never" || v == "NEVER") {
+           c.pop3_expire_days = -1;
+           return "";
+         }
+         return uintKey(0, 36500, [](Config& c2, uint64_t n) { c2.pop3_expire_days = static_cast<int32_t>(n); })(c, v);
+       }},
       {"lmtp.timeout", "300", "10-86400", "Seconds an idle LMTP session may stay.",
        uintKey(10, 86400, [](Config& c, uint64_t v) { c.lmtp_timeout_s = static_cast<uint32_t>(v); })},
       {"message_size_limit", "52428800", "1024-1073741824", "Largest message (octets) LMTP or APPEND accepts.",
@@ -199,8 +216,16 @@ const std::vector<KeyDef>& keyTable() {
            c.lmtp_domains.push_back(l);
          }
        })},
-      {"log.target", "stderr", "stderr, syslog", "Where log lines go.",
-       enumKey({"stderr", "syslog"}, [](Config& c, const std::string& v) { c.log_target = v; })},
+      {"log.target", "stderr", "stderr, syslog, file", "Where log lines go (file: log.file).",
+       enumKey({"stderr", "syslog", "file"}, [](Config& c, const std::string& v) { c.log_target = v; })},
+      {"log.file", "/var/log/postern/postern.log", "path",
+       "Log file of every process (log.target = file); reopened when moved away (logrotate).",
+       strKey([](Config& c, const std::string& v) { c.log_file = v; }, false)},
+      {"log.file_max_size", "104857600", "0-1099511627776",
+       "Octets after which the log file is rotated (0: never; leave rotation to logrotate).",
+       uintKey(0, 1ull << 40, [](Config& c, uint64_t v) { c.log_file_max_size = v; })},
+      {"log.file_keep", "7", "0-1000", "Rotated log files kept (postern.log.1 is the newest).",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.log_file_keep = static_cast<uint32_t>(v); })},
       {"log.level", "info", "debug, info, warn, error", "Least severe level logged.",
        enumKey({"debug", "info", "warn", "error"}, [](Config& c, const std::string& v) { c.log_level = v; })},
       {"shutdown_grace_ms", "5000", "0-60000", "How long SIGTERM waits for sessions to close.",
@@ -219,6 +244,10 @@ const std::vector<KeyDef>& keyTable() {
        uintKey(1, 1000, [](Config& c, uint64_t v) { c.limits.max_connections_per_ip = static_cast<uint32_t>(v); })},
       {"limits.max_connections_per_user", "10", "1-1000", "Logged-in sessions of one user.",
        uintKey(1, 1000, [](Config& c, uint64_t v) { c.limits.max_connections_per_user = static_cast<uint32_t>(v); })},
+      {"limits.max_preauth_per_ip", "10", "0-1000",
+       "IMAP and POP3 connections from one client address that have not logged in yet (LMTP is not counted); "
+       "0 = no limit. trusted_networks are exempt.",
+       uintKey(0, 1000, [](Config& c, uint64_t v) { c.max_preauth_per_ip = static_cast<uint32_t>(v); })},
       {"imap.max_connections", "0", "0-25000", "IMAP connections; 0 = the server-wide limit.",
        uintKey(0, 25000, [](Config& c, uint64_t v) { c.imap_limits.max_connections = static_cast<uint32_t>(v); })},
       {"imap.max_connections_per_ip", "0", "0-1000", "IMAP connections per client address; 0 = the server-wide limit.",
@@ -265,6 +294,34 @@ const std::vector<KeyDef>& keyTable() {
       {"auth.allow_plaintext", "false", "true/false",
        "Allow LOGIN, USER/PASS and AUTH PLAIN without TLS from any address (false: only from trusted_networks).",
        boolKey([](Config& c, bool v) { c.auth_allow_plaintext = v; })},
+      {"auth.preauth_timeout", "60", "1-3600", "Seconds a connection may stay without logging in before it is closed.",
+       uintKey(1, 3600, [](Config& c, uint64_t v) { c.auth_preauth_timeout_s = static_cast<uint32_t>(v); })},
+      {"auth.penalty_max_failures", "10", "0-100000",
+       "Failed logins in a row from one address (IPv6: one /64) after which it is refused for "
+       "auth.penalty_block_time; each failure is answered after 2, 4, 8, then 15 s. 0 = delays only. "
+       "trusted_networks are exempt.",
+       uintKey(0, 100000, [](Config& c, uint64_t v) { c.auth_penalty_max_failures = static_cast<uint32_t>(v); })},
+      {"auth.penalty_block_time", "900", "1-604800",
+       "Seconds a blocked address is refused (new IMAP/POP3 connections, and its sessions not logged in are closed).",
+       uintKey(1, 604800, [](Config& c, uint64_t v) { c.auth_penalty_block_time_s = static_cast<uint32_t>(v); })},
+      {"auth.penalty_window", "900", "1-604800",
+       "Failures count as in a row while no more than this many seconds pass between two; a longer pause forgets them.",
+       uintKey(1, 604800, [](Config& c, uint64_t v) { c.auth_penalty_window_s = static_cast<uint32_t>(v); })},
+      {"user", "postern", "user name, or empty",
+       "When the master starts as root: the user postern-stored runs as (owns <data_dir>/store). Empty = "
+       "no switching, every process stays root (development only). Needs a restart.",
+       strKey([](Config& c, const std::string& v) { c.user = v; })},
+      {"group", "postern", "group name",
+       "When the master starts as root: the group of postern-stored and the protocol workers (their only group). "
+       "Needs a restart.",
+       strKey([](Config& c, const std::string& v) { c.group = v; }, false)},
+      {"worker_user", "postern-worker", "user name",
+       "When the master starts as root: the user the IMAP, POP3 and LMTP workers run as; it must differ from "
+       "user, so workers cannot open the store. Needs a restart.",
+       strKey([](Config& c, const std::string& v) { c.worker_user = v; }, false)},
+      {"admin_group", "(empty)", "group name",
+       "Members may use the admin socket (posternctl) besides root and the user the master runs as.",
+       strKey([](Config& c, const std::string& v) { c.admin_group = v; })},
       {"licence.file", "<data_dir>/licence", "path", "The installed licence file.",
        strKey([](Config& c, const std::string& v) { c.licence_file = v; })},
       {"licence.public_keys", "(built-in vendor key)", "list of paths or base64 keys",
@@ -504,6 +561,15 @@ uint32_t workerCount(uint32_t configured) {
   if (configured > 0) return configured;
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : n;
+}
+
+void initLogging(const Config& cfg, std::string_view process, int uid, int gid) {
+  bool ok = true;
+  log::Level level = log::parseLevel(cfg.log_level, &ok);
+  log::init(process, cfg.log_target == "syslog", ok ? level : log::Level::kInfo);
+  if (cfg.log_target == "file" &&
+      !log::useFile(cfg.log_file, cfg.log_file_max_size, cfg.log_file_keep, uid, gid))
+    log::error("cannot open the log file; logging to stderr", {{"file", cfg.log_file}, {"error", strerror(errno)}});
 }
 
 }  // namespace postern

@@ -61,11 +61,17 @@ struct Config {
   uint32_t pop3_timeout_s = 600;
   bool pop3_mark_seen = true;
   uint32_t pop3_login_delay_s = 0;  // RFC 2449 LOGIN-DELAY: least seconds between a user's POP3 logins  // RETR'd messages get \Seen (for IMAP) at QUIT
+  // RFC 2449 EXPIRE: days a message stays after its first POP3 RETR; -1 = NEVER,
+  // 0 = retrieved messages are removed at QUIT.
+  int32_t pop3_expire_days = -1;
   uint32_t lmtp_timeout_s = 300;
   uint64_t message_size_limit = 50ull << 20;
   std::vector<std::string> lmtp_domains;  // empty = accept any domain
 
-  std::string log_target = "stderr";  // stderr | syslog
+  std::string log_target = "stderr";  // stderr | syslog | file
+  std::string log_file = "/var/log/postern/postern.log";
+  uint64_t log_file_max_size = 104857600;
+  uint32_t log_file_keep = 7;
   std::string log_level = "info";
   uint32_t shutdown_grace_ms = 5000;
   uint32_t restart_backoff_initial_ms = 100;
@@ -80,6 +86,10 @@ struct Config {
   };
   Limits limits{2000, 20, 10};
   Limits imap_limits, pop3_limits, lmtp_limits;
+  // IMAP + POP3 connections from one address that have not logged in yet
+  // (LMTP never logs in and is not counted); 0 = no limit. trusted_networks
+  // are exempt.
+  uint32_t max_preauth_per_ip = 10;
   std::vector<std::string> trusted_networks{"127.0.0.1/32", "::1/128"};
   std::string licence_file;                  // empty = <data_dir>/licence
   std::vector<std::string> licence_public_keys;  // PEM files or base64 raw keys
@@ -99,6 +109,21 @@ struct Config {
   // false: LOGIN / AUTHENTICATE PLAIN / USER / AUTH only over TLS or from
   // trusted_networks; true: everywhere.
   bool auth_allow_plaintext = false;
+  // Seconds a connection may stay without logging in (POP3).
+  uint32_t auth_preauth_timeout_s = 60;
+  // Brute-force penalty (master/penalty.h): delays grow 2 s .. 15 s per
+  // failure; the max_failures-th in a row blocks the address.
+  uint32_t auth_penalty_max_failures = 10;  // 0 = never block
+  uint32_t auth_penalty_block_time_s = 900;
+  uint32_t auth_penalty_window_s = 900;
+
+  // Privileges, used when the master starts as root (docs/architecture.md):
+  // stored runs as user:group, the protocol workers as worker_user:group.
+  // Empty user = no switching (development only).
+  std::string user = "postern";
+  std::string group = "postern";
+  std::string worker_user = "postern-worker";
+  std::string admin_group;  // may use the admin socket besides root and the server's user
 
   // The limits for one protocol ("imap", "pop3", "lmtp"), overrides applied.
   Limits limitsFor(const std::string& protocol) const;
@@ -125,5 +150,10 @@ std::string configReference();
 
 // Number of workers for a configured count (0 = one per core, at least 1).
 uint32_t workerCount(uint32_t configured);
+
+// Sets up logging for this process from log.target / log.level / log.file*;
+// uid/gid own new log files (-1: leave). A log file that cannot be opened is
+// reported on stderr and logging stays on stderr.
+void initLogging(const Config& cfg, std::string_view process, int uid = -1, int gid = -1);
 
 }  // namespace postern

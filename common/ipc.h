@@ -10,18 +10,28 @@
 //                                   trusted_networks, plaintext login allowed).
 //                                   tls::parseConnText / connText (common/tls.h).
 //                      kLoginReply  conn, ok (value 1/0), text = reason
-//                      kReload      re-read the config file
+//                      kReload      re-read the config file; to workers, with the
+//                                   TLS memfd attached (kTlsFdEnv)
 //                      kShutdown    say BYE/-ERR/421 to every client, close, exit;
 //                                   value = grace in ms
 //                      kKick        conn: close this session with a goodbye,
 //                                   text = reason
 //                      kWhoRequest  value = request id: report every session
+//                      kAuthPenalty conn, value = ms to wait before answering the
+//                                   failed authentication reported with kAuthFailed
+//                                   (answers come in the order of the reports)
 //   worker -> master   kReady       worker is serving
 //                      kLoginRequest conn, text = user: may this session log in?
+//                                   value = the user's POP3 LOGIN-DELAY in seconds
+//                                   (pop3d; pop3.login_delay or the user's override)
 //                      kConnClosed  conn: the session has ended
 //                      kSessionInfo conn, value = request id, text = the
 //                                   worker's view: "state\tidle_s\tin\tout"
 //                      kWhoDone     value = request id: report complete
+//                      kAuthFailed  conn: an authentication on this connection
+//                                   failed (wrong password, unknown user, bad
+//                                   SASL exchange); the master records it against
+//                                   the client address and answers kAuthPenalty
 //
 // The master counts a connection from kNewConn until kConnClosed or the
 // worker's death, and a login from a kLoginReply(ok) until then.
@@ -38,11 +48,13 @@ enum class MsgType : uint32_t {
   kShutdown = 4,
   kKick = 5,
   kWhoRequest = 6,
+  kAuthPenalty = 7,
   kReady = 100,
   kLoginRequest = 101,
   kConnClosed = 102,
   kSessionInfo = 103,
   kWhoDone = 104,
+  kAuthFailed = 105,
 };
 
 struct IpcMsg {
@@ -70,5 +82,10 @@ int recv(int sock, IpcMsg* msg, int* fd);
 
 // Environment variable through which a child learns its IPC fd.
 inline constexpr const char* kIpcFdEnv = "POSTERN_IPC_FD";
+// Environment variable naming the fd of a sealed memfd holding the TLS
+// certificate chain and private key (PEM), read by the master before any
+// privileges were dropped. A kReload message carries the new one as its
+// attached fd. Workers only; absent when the master has no certificate.
+inline constexpr const char* kTlsFdEnv = "POSTERN_TLS_FD";
 
 }  // namespace postern::ipc

@@ -1,5 +1,8 @@
 #include "log.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,79 @@ std::mutex g_mu;
 std::string g_process = "postern";
 bool g_syslog = false;
 std::atomic<Level> g_level{Level::kInfo};
+
+// The log file (useFile); all under g_mu.
+struct LogFile {
+  int fd = -1;
+  std::string path;
+  uint64_t max_bytes = 0;
+  unsigned keep = 0;
+  int uid = -1;
+  int gid = -1;
+  ino_t ino = 0;
+  dev_t dev = 0;
+  uint64_t size = 0;
+  time_t checked = 0;  // last second the path was compared with the fd
+} g_file;
+
+bool openFile() {
+  int fd = ::open(g_file.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0) return false;
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    return false;
+  }
+  if (st.st_size == 0 && (g_file.uid >= 0 || g_file.gid >= 0)) {
+    // A file we just made: let the unprivileged processes reopen it.
+    if (fchown(fd, static_cast<uid_t>(g_file.uid), static_cast<gid_t>(g_file.gid)) != 0) {
+      // Not root: the file is ours already.
+    }
+  }
+  if (g_file.fd >= 0) ::close(g_file.fd);
+  g_file.fd = fd;
+  g_file.ino = st.st_ino;
+  g_file.dev = st.st_dev;
+  g_file.size = static_cast<uint64_t>(st.st_size);
+  return true;
+}
+
+void rotateFile() {
+  // Several processes may pass the limit at once: the one holding the lock
+  // rotates if the path still names the full file; the others reopen the
+  // new file at their next check.
+  int fd = g_file.fd;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) return;
+  struct stat st{};
+  bool still = ::stat(g_file.path.c_str(), &st) == 0 && st.st_ino == g_file.ino && st.st_dev == g_file.dev &&
+               static_cast<uint64_t>(st.st_size) >= g_file.max_bytes;
+  if (still) {
+    for (unsigned i = g_file.keep; i > 1; --i) {
+      std::string from = g_file.path + "." + std::to_string(i - 1);
+      std::string to = g_file.path + "." + std::to_string(i);
+      ::rename(from.c_str(), to.c_str());
+    }
+    if (g_file.keep == 0)
+      ::unlink(g_file.path.c_str());
+    else
+      ::rename(g_file.path.c_str(), (g_file.path + ".1").c_str());
+  }
+  flock(fd, LOCK_UN);
+  openFile();
+}
+
+// Once a second: has someone moved the file away? Reopen the path.
+void checkFile(time_t now) {
+  if (now == g_file.checked) return;
+  g_file.checked = now;
+  struct stat st{};
+  if (::stat(g_file.path.c_str(), &st) != 0 || st.st_ino != g_file.ino || st.st_dev != g_file.dev) {
+    openFile();
+    return;
+  }
+  // The other processes append too: go by the real size.
+  g_file.size = static_cast<uint64_t>(st.st_size);
+}
 
 std::string_view levelName(Level l) {
   switch (l) {
@@ -51,6 +127,25 @@ void init(std::string_view process, bool use_syslog, Level min_level) {
 }
 
 void setLevel(Level min_level) { g_level = min_level; }
+
+bool useFile(const std::string& path, uint64_t max_bytes, unsigned keep, int uid, int gid) {
+  std::lock_guard lk(g_mu);
+  LogFile saved = g_file;
+  g_file.fd = -1;
+  g_file.path = path;
+  g_file.max_bytes = max_bytes;
+  g_file.keep = keep;
+  g_file.uid = uid;
+  g_file.gid = gid;
+  if (!openFile()) {
+    g_file = saved;
+    return false;
+  }
+  if (saved.fd >= 0) ::close(saved.fd);
+  if (g_syslog) closelog();
+  g_syslog = false;
+  return true;
+}
 
 Level parseLevel(std::string_view s, bool* ok) {
   *ok = true;
@@ -102,11 +197,20 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   out += ' ';
   out += line;
   out += '\n';
+  int fd = 2;
+  if (!g_file.path.empty()) {
+    checkFile(ts.tv_sec);
+    if (g_file.fd >= 0) fd = g_file.fd;
+  }
   size_t off = 0;
   while (off < out.size()) {
-    ssize_t n = ::write(2, out.data() + off, out.size() - off);
+    ssize_t n = ::write(fd, out.data() + off, out.size() - off);
     if (n <= 0) break;
     off += static_cast<size_t>(n);
+  }
+  if (fd != 2) {
+    g_file.size += off;
+    if (g_file.max_bytes > 0 && g_file.size >= g_file.max_bytes) rotateFile();
   }
 }
 

@@ -6,6 +6,7 @@
 // down or restarting) arrives as ErrorCode::kUnavailable; nothing throws.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,6 +108,20 @@ class BodyStream {
   virtual void cancel() = 0;
 };
 
+// SCRAM keys of a user (RFC 5802 section 3), as stored keeps them. For an
+// unknown user, or one whose keys do not exist yet (legacy password hash),
+// stored answers with made-up keys that look real, so that the exchange
+// fails exactly like a wrong password. `denied`: the protocol asked for is
+// disabled for the user (to be told only after a correct proof).
+struct ScramSecrets {
+  std::string user;  // canonical
+  std::string salt;
+  uint32_t iterations = 0;
+  std::string stored_key;
+  std::string server_key;
+  bool denied = false;
+};
+
 class StoreClient {
  public:
   template <typename T>
@@ -134,6 +149,13 @@ class StoreClient {
   virtual void authenticate(const std::string& user, const std::string& password, const std::string& protocol,
                             Callback<std::string> cb) = 0;
   virtual void userExists(const std::vector<std::string>& users, Callback<std::vector<bool>> cb) = 0;
+  // SCRAM credentials of `user` for `mechanism` ("SCRAM-SHA-1",
+  // "SCRAM-SHA-256"), checked against `protocol` (imap, pop3). Not pure, so
+  // test fakes need not implement it: the default answers kUnavailable.
+  virtual void scramSecrets(const std::string& user, const std::string& mechanism, const std::string& protocol,
+                            Callback<ScramSecrets> cb) {
+    cb(Error{ErrorCode::kUnavailable, "SCRAM credentials not available from this store client"});
+  }
 
   virtual void listMailboxes(const std::string& user, Callback<std::vector<MailboxInfo>> cb) = 0;
   virtual void getMailbox(const std::string& user, const std::string& name, Callback<MailboxInfo> cb) = 0;
@@ -187,6 +209,34 @@ class StoreClient {
   // batch; `on_resync` runs after the feed was re-established following a
   // break (changes may have been missed: sessions must re-read state).
   virtual void watch(OnChanges on_changes, std::function<void()> on_resync) = 0;
+
+  // ---- per-user settings and POP3 retention (stored/store_pop3.cc) ----
+  // Not pure, so test fakes need not implement them: the defaults answer
+  // kUnavailable. A user's overrides of config keys (pop3.expire,
+  // pop3.login_delay, pop3.mark_seen), values as in the config file.
+  using UserSettings = std::map<std::string, std::string>;
+  virtual void userSettings(const std::string& user, Callback<UserSettings> cb) {
+    (void)user;
+    cb(Error{ErrorCode::kUnavailable, "user settings not available from this store client"});
+  }
+  // For every key some user has set, the distinct values set.
+  using SettingsSummary = std::map<std::string, std::vector<std::string>>;
+  virtual void userSettingsSummary(Callback<SettingsSummary> cb) {
+    cb(Error{ErrorCode::kUnavailable, "user settings not available from this store client"});
+  }
+  // Stamps the first POP3 retrieval of each of `uids` (stamped ones keep
+  // their time); durable before `cb` runs. Unknown uids are skipped.
+  virtual void markRetrieved(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids, Done cb) {
+    (void)user, (void)mailbox_id, (void)uids;
+    cb(Error{ErrorCode::kUnavailable, "retrieval times not available from this store client"});
+  }
+  // RFC 2449 EXPIRE: expunges from `mailbox` the messages first retrieved at
+  // least max_age_s seconds ago (never one not retrieved); returns their uids.
+  virtual void expireRetrieved(const std::string& user, const std::string& mailbox, int64_t max_age_s,
+                               Callback<std::vector<uint32_t>> cb) {
+    (void)user, (void)mailbox, (void)max_age_s;
+    cb(Error{ErrorCode::kUnavailable, "retrieval times not available from this store client"});
+  }
 };
 
 }  // namespace postern

@@ -234,6 +234,28 @@ class GrpcStoreClient final : public StoreClient {
         [cb](Error e) { cb(std::move(e)); });
   }
 
+  void scramSecrets(const std::string& user, const std::string& mechanism, const std::string& protocol,
+                    Callback<ScramSecrets> cb) override {
+    pb::ScramSecretsRequest req;
+    req.set_user(user);
+    req.set_mechanism(mechanism);
+    req.set_protocol(protocol);
+    unary<pb::ScramSecretsResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ScramSecrets(c, q, r, f); },
+        [cb](const pb::ScramSecretsResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          ScramSecrets s;
+          s.user = r.user();
+          s.salt = r.salt();
+          s.iterations = r.iterations();
+          s.stored_key = r.stored_key();
+          s.server_key = r.server_key();
+          s.denied = r.denied();
+          cb(std::move(s));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
   void listMailboxes(const std::string& user, Callback<std::vector<MailboxInfo>> cb) override {
     pb::ListMailboxesRequest req;
     req.set_user(user);
@@ -473,6 +495,54 @@ class GrpcStoreClient final : public StoreClient {
         [cb](const pb::ReleaseLocksResponse& r) -> void {
           if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
           cb(r.released());
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void userSettings(const std::string& user, Callback<UserSettings> cb) override {
+    pb::UserSettingsRequest req;
+    req.set_user(user);
+    unary<pb::UserSettingsResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->UserSettings(c, q, r, f); },
+        [cb](const pb::UserSettingsResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(UserSettings(r.settings().begin(), r.settings().end()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void userSettingsSummary(Callback<SettingsSummary> cb) override {
+    unary<pb::UserSettingsSummaryResponse>(
+        pb::UserSettingsSummaryRequest(),
+        [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->UserSettingsSummary(c, q, r, f); },
+        [cb](const pb::UserSettingsSummaryResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          SettingsSummary out;
+          for (const auto& [k, v] : r.keys()) out[k].assign(v.values().begin(), v.values().end());
+          cb(std::move(out));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
+  void markRetrieved(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids, Done cb) override {
+    pb::MarkRetrievedRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->MarkRetrieved(c, q, r, f); }, cb);
+  }
+
+  void expireRetrieved(const std::string& user, const std::string& mailbox, int64_t max_age_s,
+                       Callback<std::vector<uint32_t>> cb) override {
+    pb::ExpireRetrievedRequest req;
+    req.set_user(user);
+    req.set_mailbox(mailbox);
+    req.set_max_age_seconds(max_age_s);
+    unary<pb::ExpungeResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ExpireRetrieved(c, q, r, f); },
+        [cb](const pb::ExpungeResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(std::vector<uint32_t>(r.expunged().begin(), r.expunged().end()));
         },
         [cb](Error e) { cb(std::move(e)); });
   }

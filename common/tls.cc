@@ -410,4 +410,33 @@ std::string Stream::description() const {
   return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
 }
 
+std::string Stream::channelBinding(std::string_view type) const {
+  if (!ssl_ || !handshake_done_) return "";
+  int version = SSL_version(ssl_);
+  if (type == "tls-unique") {
+    if (version != TLS1_2_VERSION) return "";
+    // The first Finished on the wire: the client's in a full handshake, ours
+    // when the session was resumed (the server finishes first then).
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    size_t n = SSL_session_reused(ssl_) ? SSL_get_finished(ssl_, buf, sizeof buf)
+                                        : SSL_get_peer_finished(ssl_, buf, sizeof buf);
+    if (n == 0 || n > sizeof buf) return "";
+    return std::string(reinterpret_cast<const char*>(buf), n);
+  }
+  if (type == "tls-exporter") {
+    // TLS 1.2 could qualify with extended master secret, but RFC 5705's
+    // "no context" and "empty context" differ there and clients disagree;
+    // TLS 1.2 clients bind with tls-unique.
+    if (version < TLS1_3_VERSION) return "";
+    static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+    unsigned char out[32];
+    if (SSL_export_keying_material(ssl_, out, sizeof out, kLabel, sizeof kLabel - 1, nullptr, 0, 0) != 1) {
+      ERR_clear_error();
+      return "";
+    }
+    return std::string(reinterpret_cast<const char*>(out), sizeof out);
+  }
+  return "";
+}
+
 }  // namespace postern::tls

@@ -127,6 +127,12 @@ class Stream {
   const std::string& lastError() const { return error_; }
   // "TLSv1.3 TLS_AES_256_GCM_SHA384" once the handshake is done, else "".
   std::string description() const;
+  // Channel-binding data for SCRAM-*-PLUS once the handshake is done, or ""
+  // where `type` does not apply: "tls-unique" (RFC 5929: the first Finished
+  // message of the last handshake; TLS 1.2 only, as RFC 9266 requires) and
+  // "tls-exporter" (RFC 9266: 32 bytes exported with the label
+  // "EXPORTER-Channel-Binding" and an empty context; TLS 1.3 only here).
+  std::string channelBinding(std::string_view type) const;
 
  private:
   Io mapError(int ret, bool reading);

@@ -22,13 +22,13 @@ std::string WorkerRuntime::hostname() const {
 }
 
 void WorkerRuntime::requestLogin(uint64_t conn, const std::string& user,
-                                 std::function<void(bool, const std::string&)> cb) {
+                                 std::function<void(bool, const std::string&)> cb, uint32_t login_delay_s) {
   if (ipc_fd_ < 0) {  // standalone (tests): no master to ask
     loop_.post([cb] { cb(true, ""); });
     return;
   }
   login_waiters_[conn] = std::move(cb);
-  if (!ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kLoginRequest, conn, 0, "", user))) {
+  if (!ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kLoginRequest, conn, login_delay_s, "", user))) {
     auto it = login_waiters_.find(conn);
     auto f = std::move(it->second);
     login_waiters_.erase(it);
@@ -36,8 +36,25 @@ void WorkerRuntime::requestLogin(uint64_t conn, const std::string& user,
   }
 }
 
+void WorkerRuntime::authFailed(uint64_t conn, std::function<void(std::chrono::milliseconds)> cb) {
+  if (ipc_fd_ < 0) {  // standalone (tests): a fixed delay, no shared table
+    loop_.post([cb] { cb(kStandaloneAuthDelay); });
+    return;
+  }
+  penalty_waiters_[conn].push_back(std::move(cb));
+  if (!ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kAuthFailed, conn))) {
+    // The master is unreachable (it is going away): still never answer at once.
+    auto& q = penalty_waiters_[conn];
+    auto f = std::move(q.back());
+    q.pop_back();
+    if (q.empty()) penalty_waiters_.erase(conn);
+    loop_.post([f] { f(std::chrono::milliseconds(2000)); });
+  }
+}
+
 void WorkerRuntime::connectionClosed(uint64_t conn) {
   login_waiters_.erase(conn);
+  penalty_waiters_.erase(conn);
   if (ipc_fd_ >= 0) ipc::sendWait(ipc_fd_, ipc::makeMsg(ipc::MsgType::kConnClosed, conn));
   if (shutting_down_ && hooks_.active_connections && hooks_.active_connections() == 0) {
     loop_.post([this] { loop_.stop(); });
@@ -45,7 +62,10 @@ void WorkerRuntime::connectionClosed(uint64_t conn) {
 }
 
 void WorkerRuntime::loadTls() {
-  auto ctx = tls::Context::fromConfig(config_);
+  // The master's memfd holds the chain and the key in one PEM; it is read
+  // through /proc/self/fd so both loaders open it afresh (own offset).
+  std::string pem = tls_fd_ >= 0 ? "/proc/self/fd/" + std::to_string(tls_fd_) : "";
+  auto ctx = pem.empty() ? tls::Context::fromConfig(config_) : tls::Context::server(pem, pem, config_.tls_min_version);
   if (!ctx.ok()) {
     // At reload the previous context stays: a bad new file must not turn TLS off.
     log::error(tls_ ? "TLS certificate not reloaded, keeping the previous one" : "TLS unavailable",
@@ -108,7 +128,20 @@ void WorkerRuntime::onIpc() {
         f(m.value != 0, m.text);
         break;
       }
+      case ipc::MsgType::kAuthPenalty: {
+        auto it = penalty_waiters_.find(m.conn);
+        if (it == penalty_waiters_.end()) break;  // the session has gone
+        auto f = std::move(it->second.front());
+        it->second.pop_front();
+        if (it->second.empty()) penalty_waiters_.erase(it);
+        f(std::chrono::milliseconds(m.value));
+        break;
+      }
       case ipc::MsgType::kReload: {
+        if (fd >= 0) {  // the master's current TLS certificate and key
+          if (tls_fd_ >= 0) close(tls_fd_);
+          tls_fd_ = fd;
+        }
         auto cfg = loadConfig(config_path_);
         if (!cfg.ok()) {
           log::error("reload refused, keeping the running config", {{"error", cfg.error().message}});
@@ -168,8 +201,12 @@ int WorkerRuntime::main(int argc, char** argv, const std::string& kind,
     return 2;
   }
   rt.config_ = cfg.value();
-  bool lvl_ok = false;
-  log::init(rt.name_, rt.config_.log_target == "syslog", log::parseLevel(rt.config_.log_level, &lvl_ok));
+  initLogging(rt.config_, rt.name_);
+  if (const char* env = getenv(ipc::kTlsFdEnv)) {
+    rt.tls_fd_ = atoi(env);
+    unsetenv(ipc::kTlsFdEnv);
+    if (rt.tls_fd_ < 3 || fcntl(rt.tls_fd_, F_SETFD, FD_CLOEXEC) != 0) rt.tls_fd_ = -1;
+  }
   rt.loadTls();
   rt.store_ = makeGrpcStoreClient(rt.loop_, rt.config_.storeTarget(),
                                   static_cast<size_t>(rt.config_.message_size_limit) + (4u << 20));
@@ -201,7 +238,8 @@ int WorkerRuntime::main(int argc, char** argv, const std::string& kind,
   }
   rt.hooks_ = setup(rt);
   if (rt.ipc_fd_ >= 0) ipc::send(rt.ipc_fd_, ipc::makeMsg(ipc::MsgType::kReady));
-  log::info("worker started");
+  log::info("worker started", {{"uid", std::to_string(getuid())}, {"gid", std::to_string(getgid())},
+                               {"no_new_privs", std::to_string(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0))}});
   rt.loop_.run();
   log::info("worker stopped");
   // Skip static destructors and gRPC teardown races: everything is flushed.

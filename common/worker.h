@@ -3,7 +3,9 @@
 // parses the command line (--config PATH --name NAME), loads the config,
 // sets up logging, the EventLoop, the store client and the IPC channel to
 // the master, and turns master messages into the hooks below.
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -72,16 +74,32 @@ class WorkerRuntime {
   std::string hostname() const;
 
   // Asks the master whether `user` may log in on connection `conn`
-  // (per-user limits, licence seats). The callback runs on the loop thread.
+  // (per-user limits, licence seats; for POP3 also LOGIN-DELAY, with
+  // `login_delay_s` the user's delay in seconds, pop3.login_delay or the
+  // user's override). The callback runs on the loop thread.
   void requestLogin(uint64_t conn, const std::string& user,
-                    std::function<void(bool ok, const std::string& reason)> cb);
+                    std::function<void(bool ok, const std::string& reason)> cb, uint32_t login_delay_s = 0);
   // Tells the master the session on `conn` has ended. Call exactly once.
   void connectionClosed(uint64_t conn);
+
+  // Reports a failed authentication on `conn` (wrong password, unknown user,
+  // failed SASL exchange) to the master's brute-force penalty table
+  // (master/penalty.h). `cb` runs on the loop thread with how long to wait
+  // before answering the failure: wait on a loop timer, never block, so the
+  // worker's other sessions carry on. Call it the same way for every kind
+  // of failure, so they all take the same time. Without a master (tests)
+  // the delay is kStandaloneAuthDelay. If the session ends first
+  // (connectionClosed), `cb` is dropped uncalled. A successful login needs
+  // no call: the master sees it in requestLogin.
+  void authFailed(uint64_t conn, std::function<void(std::chrono::milliseconds delay)> cb);
+  static constexpr std::chrono::milliseconds kStandaloneAuthDelay{1000};
 
   // Swap in a store client (tests with a fake store).
   void setStore(std::unique_ptr<StoreClient> s) { store_ = std::move(s); }
 
-  // The TLS server context for new connections (tls.cert_file etc.), or
+  // The TLS server context for new connections (tls.cert_file etc., read
+  // by the master and handed over as a memfd, so a worker without the
+  // right to read the key file still gets it), or
   // nullptr when none could be loaded (then STARTTLS is not offered and
   // implicit-TLS connections are closed). Rebuilt at reload; connections
   // keep the context they started with.
@@ -104,6 +122,10 @@ class WorkerRuntime {
   WorkerHooks hooks_;
   bool shutting_down_ = false;
   std::unordered_map<uint64_t, std::function<void(bool, const std::string&)>> login_waiters_;
+  // kAuthFailed reports awaiting kAuthPenalty, per connection in order.
+  std::unordered_map<uint64_t, std::deque<std::function<void(std::chrono::milliseconds)>>> penalty_waiters_;
+  // The master's TLS memfd (ipc::kTlsFdEnv), or -1: then the files are read.
+  int tls_fd_ = -1;
 };
 
 }  // namespace postern

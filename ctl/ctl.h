@@ -39,5 +39,18 @@ int cmdLicence(const Opts& o, apb::Admin::Stub& stub);
 int cmdAccess(const Opts& o, apb::Admin::Stub& stub);
 int cmdWho(const Opts& o, apb::Admin::Stub& stub);
 int cmdKick(const Opts& o, apb::Admin::Stub& stub);
+// user_cmd.cc: "user show NAME", "user import-passwd FILE [--replace]".
+int cmdUserShow(const Opts& o, apb::Admin::Stub& stub);
+int cmdImportPasswd(const Opts& o, apb::Admin::Stub& stub);
+int cmdPenalty(const Opts& o, apb::Admin::Stub& stub);  // penalty_cmd.cc
+// user_settings_cmd.cc: per-user settings ("user set NAME KEY=VALUE...",
+// the settings lines and JSON fields of "user show NAME") and
+// "debug clock-offset SECONDS".
+int cmdUserSet(const Opts& o, apb::Admin::Stub& stub, const std::string& name,
+               const std::vector<std::string>& assignments);
+int showUserSettings(const Opts& o, apb::Admin::Stub& stub, const std::string& name);
+int showUserJson(const Opts& o, apb::Admin::Stub& stub, const google::protobuf::Message& user,
+                 const std::string& name);
+int cmdDebug(const Opts& o, apb::Admin::Stub& stub);
 
 }  // namespace postern::ctl

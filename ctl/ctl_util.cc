@@ -1,5 +1,8 @@
 #include <google/protobuf/util/json_util.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -20,6 +23,19 @@ std::string toJson(const google::protobuf::Message& m) {
 
 int finish(const Opts& o, const grpc::Status& st, const apb::Result& r, const google::protobuf::Message* full) {
   if (!st.ok()) {
+    // The master checks who calls (SO_PEERCRED) and says why it refused.
+    if (st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      fprintf(stderr, "posternctl: %s\n", st.error_message().c_str());
+      return 1;
+    }
+    // The socket file is 0600 (0660 with admin_group): strangers cannot connect at all.
+    if (access(o.socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+      fprintf(stderr,
+              "posternctl: permission denied on %s: run as root, as the user postern-master runs as, "
+              "or as a member of its admin_group\n",
+              o.socket.c_str());
+      return 1;
+    }
     fprintf(stderr, "posternctl: cannot reach postern-master at %s: %s\n", o.socket.c_str(),
             st.error_message().c_str());
     return 1;

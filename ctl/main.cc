@@ -30,8 +30,10 @@ int usage() {
       "  user add NAME [--password P]     (else the password is read from stdin)\n"
       "  user del NAME\n"
       "  user list\n"
+      "  user show NAME                   (password scheme and SCRAM keys; never the hash)\n"
+      "  user import-passwd FILE|- [--replace]   (Dovecot passwd-file lines; exit 1 if one is skipped)\n"
       "  user passwd NAME [--password P]\n"
-      "  user set NAME [--imap on|off] [--pop3 on|off]\n"
+      "  user set NAME [--imap on|off] [--pop3 on|off] [KEY=VALUE...]   (pop3.expire, pop3.login_delay, pop3.mark_seen)\n"
       "  status\n"
       "  deliver USER [--mailbox M] < message\n"
       "  reload\n"
@@ -43,7 +45,9 @@ int usage() {
       "                --expires YYYY-MM-DD|never > FILE       (vendor side)\n"
       "  access list | access allow|deny CIDR [protocol=P] [listener=L] | access remove RULE\n"
       "  who [--user U] [--ip CIDR] [--protocol P]\n"
-      "  kick --user U | --session ID | --ip CIDR\n",
+      "  kick --user U | --session ID | --ip CIDR\n"
+      "  penalty list [ADDRESS|CIDR] | penalty clear [ADDRESS|CIDR|all]\n"
+      "  debug clock-offset SECONDS       (tests: move the POP3 EXPIRE clock forward)\n",
       stderr);
   return 2;
 }
@@ -94,6 +98,7 @@ int main(int argc, char** argv) {
               a == "--imap" || a == "--pop3") &&
              i + 1 < argc)
       o.kv[a.substr(2)] = argv[++i];
+    else if (a == "--replace") o.kv["replace"] = "1";
     else if (a == "-h" || a == "--help") return usage();
     else if (a.size() > 1 && a[0] == '-') {
       fprintf(stderr, "posternctl: unknown option %s\n", a.c_str());
@@ -138,6 +143,8 @@ int main(int argc, char** argv) {
       auto st = a[1] == "add" ? stub->AddUser(ctx().get(), q, &r) : stub->SetPassword(ctx().get(), q, &r);
       return finish(o, st, r);
     }
+    if (a[1] == "show") return a.size() == 3 ? cmdUserShow(o, *stub) : usage();
+    if (a[1] == "import-passwd") return a.size() == 3 ? cmdImportPasswd(o, *stub) : usage();
     if (a[1] == "del") {
       if (a.size() != 3) return usage();
       apb::UserRequest q;
@@ -145,8 +152,8 @@ int main(int argc, char** argv) {
       return finish(o, stub->DeleteUser(ctx().get(), q, &r), r);
     }
     if (a[1] == "set") {
-      // user set NAME --imap on|off --pop3 on|off
-      if (a.size() != 3) return usage();
+      // user set NAME [--imap on|off] [--pop3 on|off] [KEY=VALUE...]
+      if (a.size() < 3) return usage();
       int rc = 0, done = 0;
       for (const char* proto : {"imap", "pop3"}) {
         auto it = o.kv.find(proto);
@@ -160,6 +167,10 @@ int main(int argc, char** argv) {
         q.set_protocol(proto);
         q.set_allowed(it->second == "on");
         rc |= finish(o, stub->SetUserAccess(ctx().get(), q, &r), r);
+        ++done;
+      }
+      if (a.size() > 3) {
+        rc |= cmdUserSet(o, *stub, a[2], std::vector<std::string>(a.begin() + 3, a.end()));
         ++done;
       }
       if (done == 0) return usage();
@@ -233,5 +244,10 @@ int main(int argc, char** argv) {
   if (a[0] == "access") return cmdAccess(o, *stub);
   if (a[0] == "who" && a.size() == 1) return cmdWho(o, *stub);
   if (a[0] == "kick" && a.size() == 1) return cmdKick(o, *stub);
+  if (a[0] == "penalty") return cmdPenalty(o, *stub);
+  if (a[0] == "debug") {
+    int rc = cmdDebug(o, *stub);
+    return rc == 2 ? usage() : rc;
+  }
   return usage();
 }

@@ -1,6 +1,6 @@
 #include "command.h"
 
-
+#include "auth.h"
 #include "error_map.h"
 #include "fetch.h"
 #include "types.h"
@@ -101,9 +101,7 @@ std::string capabilities(const Session& s) {
   std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE";
   if (s.state() == State::kNotAuthenticated) {
     if (s.starttlsOffered()) caps += " STARTTLS";
-    // RFC 3501 6.2.3 / 7.2.1: LOGINDISABLED while plaintext login is
-    // refused; AUTH=PLAIN is not offered then either (RFC 2595 section 6).
-    caps += s.plaintextAllowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+    caps += authCapabilities(s);  // AUTH=... and LOGINDISABLED (auth.cc)
   }
   return caps;
 }

@@ -121,7 +121,13 @@ std::string MailboxView::flush(bool allow_expunge, bool with_uid_in_fetch) {
     if (count() > old_count) {
       out += "* " + std::to_string(recentCount()) + " RECENT\r\n";
       recent_changed_ = false;
-      if (!read_only_) claim_needed_ = true;
+      // Claimed already (the session claims before it flushes when it can):
+      // no need to ask the store again.
+      for (size_t i = old_count; i < msgs_.size() && !read_only_; ++i)
+        if (!isRecent(msgs_[i].uid)) {
+          claim_needed_ = true;
+          break;
+        }
     }
   }
   if (recent_changed_) {
@@ -228,6 +234,14 @@ uint32_t MailboxView::recentCount() const {
   return n;
 }
 
+bool MailboxView::unclaimedNewPending() const {
+  if (read_only_) return false;
+  uint32_t last = msgs_.empty() ? 0 : msgs_.back().uid;
+  for (const auto& c : pending_)
+    if (c.kind == Change::kNew && c.meta.uid > last && !isRecent(c.meta.uid)) return true;
+  return false;
+}
+
 bool MailboxView::takeClaimNeeded() {
   bool n = claim_needed_;
   claim_needed_ = false;
@@ -237,7 +251,9 @@ bool MailboxView::takeClaimNeeded() {
 std::string MailboxView::allFlags(bool permanent) const {
   std::string out = "(\\Answered \\Flagged \\Deleted \\Seen \\Draft";
   for (const auto& k : info_.keywords) out += " " + k;
-  if (permanent && !read_only_) out += " \\*";
+  // "\*": new keywords can be created - not once the mailbox's keyword
+  // table is full (RFC 3501 7.1).
+  if (permanent && !read_only_ && info_.keywords.size() < static_cast<size_t>(flag::kMaxKeywords)) out += " \\*";
   out += ")";
   if (permanent && read_only_) return "()";
   return out;

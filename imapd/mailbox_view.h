@@ -30,6 +30,9 @@ class MailboxView {
   uint32_t seqOf(uint32_t uid) const;
   uint32_t firstUnseen() const;  // 0 = none
   uint32_t maxUid() const { return msgs_.empty() ? 0 : msgs_.back().uid; }
+  // True once `uid` is in the view or queued to be announced (or older than
+  // anything the view was built from).
+  bool knows(uint32_t uid) const { return uid <= max_known_uid_; }
 
   // Queues a change from the feed (ignores ones already known).
   void queue(const Change& c);
@@ -61,6 +64,11 @@ class MailboxView {
   // True when new messages were announced that nobody has claimed yet
   // (the session then asks the store; cleared by takeClaimNeeded()).
   bool takeClaimNeeded();
+  // True when queued new messages will be announced at the next flush and
+  // some are not this session's \Recent yet: a session that claims before
+  // it flushes can then report EXISTS and the right RECENT together (as
+  // Dovecot does) instead of RECENT one command later. Read-only: false.
+  bool unclaimedNewPending() const;
   // The RECENT count went out with the SELECT response.
   void markRecentAnnounced() { recent_changed_ = false; }
   // "(\Answered \Flagged \Deleted \Seen \Draft kw...)" for FLAGS/PERMANENTFLAGS.

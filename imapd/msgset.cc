@@ -20,4 +20,14 @@ imap::Parsed<std::vector<uint32_t>> resolveSeqs(const MailboxView& v, const imap
   return seqs;
 }
 
+imap::Parsed<std::vector<uint32_t>> resolveSearchSeqs(const MailboxView& v, const imap::Arg& arg) {
+  auto set = imap::SequenceSet::fromArg(arg);
+  if (!set) return imap::Bad{set.reason()};
+  std::vector<uint32_t> seqs;
+  if (v.count() == 0) return seqs;
+  for (const auto& r : set->clamp(v.count()))
+    for (uint64_t s = r.first; s <= r.last; ++s) seqs.push_back(static_cast<uint32_t>(s));
+  return seqs;
+}
+
 }  // namespace postern::imapd

@@ -44,7 +44,7 @@ void Server::onChanges(const std::vector<Change>& changes) {
     }
   }
   for (Session* s : touched)
-    if (s->idling()) s->flushUpdates(true, false);
+    if (s->idling()) s->pushUpdates();
 }
 
 void Server::onResync() {

@@ -18,11 +18,18 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kOutputHighWater = 1 << 20;  // stop reading commands above this
 constexpr size_t kOutputLowWater = 256 * 1024;
 
-imap::ParserLimits limitsFrom(const Config& c) {
+imap::ParserLimits limitsFrom(const Config& c, bool authenticated) {
   imap::ParserLimits l;
   l.maxLineLength = c.imap_max_line;
   l.maxAppendLiteral = static_cast<size_t>(c.message_size_limit);
   l.maxCommandSize = static_cast<size_t>(c.message_size_limit) + 2 * c.imap_max_line + (1 << 20);
+  if (!authenticated) {
+    // APPEND needs a login: until then no literal may be message-sized, so
+    // a crowd of unauthenticated connections cannot make the worker buffer
+    // message_size_limit octets each.
+    l.maxAppendLiteral = l.maxLiteral;
+    l.maxCommandSize = l.maxLiteral + 2 * c.imap_max_line + (64 << 10);
+  }
   return l;
 }
 
@@ -35,7 +42,7 @@ std::string upper(std::string s) {
 
 Session::Session(Server& server, int fd, uint64_t conn, std::string peer, tls::Security sec)
     : server_(server), fd_(fd), conn_(conn), peer_(std::move(peer)), sec_(sec), stream_(fd),
-      parser_(limitsFrom(server.runtime().config())) {
+      parser_(limitsFrom(server.runtime().config(), false)) {
   id_ = server.runtime().name() + "/" + std::to_string(conn);
   started_ = last_input_ = EventLoop::now();
 }
@@ -67,20 +74,46 @@ void Session::start() {
   armTimeout();
 }
 
+void Session::setState(State s) {
+  bool was_preauth = state_ == State::kNotAuthenticated;
+  state_ = s;
+  if (was_preauth && s != State::kNotAuthenticated) parser_.setLimits(limitsFrom(runtime().config(), true));
+  if (was_preauth && s != State::kNotAuthenticated && timeout_timer_ && !closed_) {
+    runtime().loop().cancel(timeout_timer_);
+    timeout_timer_ = 0;
+    armTimeout();
+  }
+}
+
+std::chrono::steady_clock::time_point Session::idleSince() const {
+  // Before login the clock runs from the connection: sending NOOPs does not
+  // buy a client that never logs in more time.
+  return state_ == State::kNotAuthenticated ? started_ : last_input_;
+}
+
+std::chrono::seconds Session::idleLimit() const {
+  // Before login a connection only holds a slot that a hostile client
+  // would hoard: auth.preauth_timeout from the connection. After it,
+  // imap.timeout of silence (RFC 3501 5.4: at least 30 minutes; IDLE
+  // clients re-issue IDLE well within).
+  const Config& c = server_.runtime().config();
+  return std::chrono::seconds(state_ == State::kNotAuthenticated ? c.auth_preauth_timeout_s : c.imap_timeout_s);
+}
+
 void Session::armTimeout() {
   auto weak = weak_from_this();
-  auto limit = std::chrono::seconds(runtime().config().imap_timeout_s);
-  auto due = last_input_ + limit;
+  auto due = idleSince() + idleLimit();
   auto now = EventLoop::now();
   auto wait = due > now ? std::chrono::duration_cast<std::chrono::milliseconds>(due - now)
                         : std::chrono::milliseconds(0);
-  timeout_timer_ = runtime().loop().after(wait + std::chrono::milliseconds(10), [weak, limit] {
+  timeout_timer_ = runtime().loop().after(wait + std::chrono::milliseconds(10), [weak] {
     auto s = weak.lock();
     if (!s || s->closed_) return;
     s->timeout_timer_ = 0;
-    if (EventLoop::now() - s->last_input_ >= limit) {
-      log::info("autologout", {{"session", s->id_}, {"user", s->user_}, {"ip", s->peer_}});
-      s->bye("Autologout; idle for too long");
+    if (EventLoop::now() - s->idleSince() >= s->idleLimit()) {
+      log::info("autologout", {{"session", s->id_}, {"user", s->user_}, {"ip", s->peer_},
+                               {"state", s->state_ == State::kNotAuthenticated ? "not authenticated" : ""}});
+      s->bye(s->state_ == State::kNotAuthenticated ? "Autologout; no login in time" : "Autologout; idle for too long");
     } else {
       s->armTimeout();
     }
@@ -160,6 +193,9 @@ void Session::processInput() {
     }
     if (running_.size() >= kMaxRunning) break;
     if (pendingOutput() > kOutputHighWater) break;
+    // Before login nothing runs ahead: a LOGIN in flight changes the limits
+    // the next command is parsed with.
+    if (state_ == State::kNotAuthenticated && !running_.empty()) break;
     imap::ParseEvent ev = parser_.next();
     if (ev.kind == imap::ParseEvent::kNeedMore) break;
     if (ev.kind == imap::ParseEvent::kNeedContinuation) {
@@ -260,11 +296,43 @@ void Session::noteBad() {
   }
 }
 
+void Session::claimThen(std::function<void()> next) {
+  if (claiming_) return;  // the claim in flight runs its own continuation
+  if (!view_ || closed_ || !view_->unclaimedNewPending()) return next();
+  claiming_ = true;
+  auto self = shared_from_this();
+  uint32_t id = view_->id();
+  store().claimRecent(user_, id, [self, id, next = std::move(next)](Result<std::pair<uint32_t, uint32_t>> r) {
+    self->claiming_ = false;
+    if (self->closed_) return;
+    if (r.ok() && self->view_ && self->view_->id() == id) self->view_->addRecent(r->first, r->second);
+    next();
+    // A command that finished while the claim was in flight waited for it.
+    if (!self->closed_ && !self->running_.empty() && self->running_.front()->finished()) self->commandFinished();
+  });
+}
+
+void Session::pushUpdates() {
+  auto weak = weak_from_this();
+  claimThen([weak] {
+    if (auto s = weak.lock(); s && s->idling_) s->flushUpdates(true, false);
+  });
+}
+
 void Session::commandFinished() {
   auto keep = shared_from_this();
+  if (claiming_) return;  // the claim's continuation comes back here
   while (!running_.empty() && running_.front()->finished()) {
+    if (claimed_for_ != running_.front().get() && view_ && view_->unclaimedNewPending()) {
+      claimed_for_ = running_.front().get();
+      auto weak = weak_from_this();
+      return claimThen([weak] {
+        if (auto s = weak.lock()) s->commandFinished();
+      });
+    }
     auto c = std::move(running_.front());
     running_.pop_front();
+    claimed_for_ = nullptr;
     // EXPUNGE renumbers: while later commands run (their held responses
     // carry sequence numbers computed before it) it waits for a quieter time.
     flushUpdates(c->allowsExpunge() && running_.empty(), c->uid());
@@ -337,7 +405,9 @@ void Session::onDrain(std::function<void()> cb) {
 }
 
 bool Session::canRead() const {
-  return !closing_ && !starttls_ctx_ && (raw_line_cb_ || (!next_ && running_.size() < kMaxRunning)) &&
+  return !closing_ && !starttls_ctx_ &&
+         (raw_line_cb_ || (!next_ && running_.size() < kMaxRunning &&
+                           (state_ != State::kNotAuthenticated || running_.empty()))) &&
          pendingOutput() <= kOutputHighWater;
 }
 

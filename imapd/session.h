@@ -59,6 +59,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Untagged updates for the selected mailbox.
   void queueChange(const Change& c);
   void flushUpdates(bool allow_expunge, bool uid_cmd);
+  // IDLE: sends what is queued now, claiming \Recent for new messages first
+  // so EXISTS and RECENT go out together.
+  void pushUpdates();
   void needResync();
 
   // Command completion: called once by every command (via CommandContext)
@@ -86,7 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string& user() const { return user_; }
   void setUser(const std::string& u) { user_ = u; }
   State state() const { return state_; }
-  void setState(State s) { state_ = s; }
+  // Logging in changes the idle limit (idleLimit()): the timer is re-armed.
+  void setState(State s);
   bool closed() const { return closed_; }
   bool idling() const { return idling_; }
   void setIdling(bool on) { idling_ = on; }
@@ -96,6 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // and AUTHENTICATE PLAIN are accepted (over TLS, from trusted_networks,
   // or auth.allow_plaintext).
   bool tlsActive() const { return stream_.tls(); }
+  // The TLS stream, for SASL channel binding (tls::Stream::channelBinding).
+  const tls::Stream& tlsStream() const { return stream_; }
   bool starttlsOffered() const;
   bool plaintextAllowed() const;
   // STARTTLS accepted: drops every byte the client sent after the command
@@ -134,6 +140,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // A read or write failed for good: logs TLS failures, closes.
   void ioFailed(const std::string& what);
   void armTimeout();
+  // How long the session may stay silent in its current state, and since when.
+  std::chrono::seconds idleLimit() const;
+  std::chrono::steady_clock::time_point idleSince() const;
   void finishClose();
 
   Server& server_;
@@ -152,6 +161,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string out_;
   size_t out_pos_ = 0;
   std::deque<std::shared_ptr<CommandContext>> running_;
+  // \Recent claims made before updates go out (claimThen()).
+  bool claiming_ = false;
+  const CommandContext* claimed_for_ = nullptr;  // the head command a claim was made for
+  // Runs `next` now, or after asking the store for \Recent on the new
+  // messages about to be announced (RFC 3501: exactly one session gets
+  // them), so that EXISTS and the right RECENT count go out together.
+  void claimThen(std::function<void()> next);
   std::optional<Pending> next_;
   bool closed_ = false;
   bool closing_ = false;  // close after the output is flushed

@@ -1,33 +1,26 @@
 #pragma once
-// The set of live LMTP sessions of one worker process, and the worker
-// hooks that feed it.
+// The live LMTP sessions of one worker process (LineServer).
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
+#include "line_session.h"
 #include "lmtpd/session.h"
 #include "lmtpd/session_host.h"
 
 namespace postern::lmtpd {
 
-class Server {
+class Server : public LineServer {
  public:
-  explicit Server(SessionHost& host) : host_(host) {}
-
-  // Takes ownership of the connected, non-blocking `fd`. `sec`: how it
-  // arrived (common/tls.h); the default is plaintext from a trusted client.
-  void onConnection(int fd, uint64_t conn, const std::string& peer, tls::Security sec = {});
-  // Says goodbye to every session; each closes once its goodbye is sent.
-  void shutdown();
-  size_t activeConnections() const { return sessions_.size(); }
-  // posternctl kick / who.
-  void kick(uint64_t conn, const std::string& reason);
-  std::vector<SessionReport> report() const;
+  explicit Server(SessionHost& host) : LineServer(host.loop(), "Service shutting down"), host_(host) {}
 
  private:
+  std::shared_ptr<LineSession> makeSession(int fd, uint64_t conn, const std::string& peer, tls::Security sec,
+                                           std::function<void(uint64_t)> on_gone) override {
+    return std::make_shared<Session>(host_, fd, conn, peer, std::move(on_gone), sec);
+  }
+
   SessionHost& host_;
-  std::unordered_map<uint64_t, std::shared_ptr<Session>> sessions_;
 };
 
 }  // namespace postern::lmtpd

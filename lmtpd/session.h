@@ -1,11 +1,10 @@
 #pragma once
-// One LMTP connection (RFC 2033), driven by the EventLoop. Owned through
-// shared_ptr by the Server; asynchronous callbacks hold weak references.
-//
-// Memory stays bounded: reading stops (EPOLLIN removed) while a store call
-// is in flight, while unprocessed input is buffered, or while the output
-// buffer is large; pipelined commands run strictly in order. Message text
-// beyond message_size_limit is read and discarded, never stored.
+// One LMTP connection (RFC 2033). The connection side (socket, TLS,
+// buffers, flow control, idle timer, close) is LineSession's
+// (common/line_session.h); this class is the LMTP state machine. Owned
+// through shared_ptr by the Server; asynchronous callbacks hold weak
+// references. Message text beyond message_size_limit is read and
+// discarded, never stored.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,16 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "event_loop.h"
+#include "line_session.h"
 #include "lmtpd/proto/command.h"
 #include "lmtpd/proto/data_reader.h"
-#include "lmtpd/proto/line_reader.h"
-#include "worker.h"
 #include "lmtpd/session_host.h"
 
 namespace postern::lmtpd {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public LineSession {
  public:
   static constexpr size_t kOutHigh = 256 << 10;
   static constexpr size_t kMaxRecipients = 1000;
@@ -32,17 +29,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // `sec`: implicit TLS, STARTTLS offered, trusted client (common/tls.h).
   Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
           std::function<void(uint64_t conn)> on_gone, tls::Security sec = {});
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
 
-  // Sends the greeting and starts reading. Call once.
-  void start();
-  // Says "421 4.3.2 Service shutting down" and closes; a delivery in
-  // flight is answered first.
-  void shutdown(const std::string& reason = "Service shutting down");
-  // posternctl who: this session as the worker sees it.
-  SessionReport report() const;
+  // Says "421 4.3.2 <reason>" and closes; a delivery in flight is answered
+  // first.
+  void shutdown(const std::string& reason) override;
 
  private:
   struct Rcpt {
@@ -50,22 +40,23 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string user;
   };
 
-  void onEvents(uint32_t events);
-  // A read or write failed for good: logs TLS failures, closes.
-  void ioFailed(const std::string& what);
-  bool canRead() const;
-  // STARTTLS/STLS accepted: drop buffered input, handshake after the flush.
-  void beginStarttls();
-  void readInput();
-  void processInput();
-  void flush();
-  void updateInterest();
-  void send(std::string_view line);  // appends CRLF
-  void closeAfterFlush();
-  void closeNow(std::string_view why);
-  void armIdleTimer(std::chrono::milliseconds delay);
-  void onIdleTimer();
-  void done();
+  // LineSession hooks.
+  std::string greeting() override;
+  std::chrono::milliseconds idleTimeout() const override;
+  void idleTimedOut() override;
+  // Message text (after DATA) goes to the DataReader, commands to lines.
+  size_t consume(std::string_view rest) override;
+  void onLine(const std::string& line) override;
+  void onLineTooLong() override;
+  std::string stateName() const override { return delivering_ ? "delivering" : "connected"; }
+  log::Field closeDetail() const override { return {"delivered", std::to_string(delivered_)}; }
+  std::weak_ptr<Session> weakSelf() { return weakAs<Session>(); }
+
+  // Appends CRLF. Counts protocol errors (5.5.x replies) in a row: after
+  // kMaxBadCommands the session ends with 421 4.7.0 (a confused or hostile
+  // client); any success resets the count.
+  void reply(std::string_view line);
+  static constexpr int kMaxBadCommands = 20;
   void resetTransaction();
 
   void execute(const Command& cmd);
@@ -75,47 +66,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void cmdData();
   void finishData();
   void cmdStarttls();  // RFC 3207
-  bool starttlsOffered() const;
 
   SessionHost& host_;
-  EventLoop& loop_;
-  int fd_;
-  uint64_t conn_;
-  std::string peer_;
-  tls::Security sec_;
-  tls::Stream sock_;
-  std::shared_ptr<tls::Context> starttls_ctx_;  // between the STARTTLS answer and the handshake
-  bool tls_logged_ = false;
-  bool reread_posted_ = false;
-  std::string sid_;
   std::string host_name_;
-  std::function<void(uint64_t)> on_gone_;
 
-  LineReader reader_{kMaxCommandLine};
   std::unique_ptr<DataReader> data_;  // set while reading message text
-  std::string in_;
-  size_t in_off_ = 0;
-  std::string out_;
-  size_t out_off_ = 0;
-  uint32_t interest_ = 0;
-  bool busy_ = false;
   bool delivering_ = false;
   bool shutdown_requested_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
 
   std::string lhlo_;
   bool have_mail_ = false;
   std::string sender_;
   std::vector<Rcpt> rcpts_;
   uint64_t transactions_ = 0;
-
-  EventLoop::TimerId idle_timer_ = 0;
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_activity_;
-  uint64_t bytes_in_ = 0;
-  uint64_t bytes_out_ = 0;
   uint64_t delivered_ = 0;
+  int bad_in_a_row_ = 0;
 };
 
 }  // namespace postern::lmtpd

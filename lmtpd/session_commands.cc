@@ -22,7 +22,7 @@ void Session::resetTransaction() {
 
 void Session::execute(const Command& cmd) {
   if (!cmd.error.empty()) {
-    send(cmd.error);
+    reply(cmd.error);
     return;
   }
   switch (cmd.verb) {
@@ -36,25 +36,25 @@ void Session::execute(const Command& cmd) {
       return cmdData();
     case Verb::kRset:
       resetTransaction();
-      send("250 2.0.0 Ok");
+      reply("250 2.0.0 Ok");
       return;
     case Verb::kNoop:
-      send("250 2.0.0 Ok");
+      reply("250 2.0.0 Ok");
       return;
     case Verb::kVrfy:
-      send("252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+      reply("252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
       return;
     case Verb::kHelp:
-      send("214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
+      reply("214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET NOOP QUIT VRFY");
       return;
     case Verb::kStarttls:
       return cmdStarttls();
     case Verb::kQuit:
-      send("221 2.0.0 " + host_name_ + " closing connection");
+      reply("221 2.0.0 " + host_name_ + " closing connection");
       closeAfterFlush();
       return;
     default:
-      send("500 5.5.2 Unknown command");
+      reply("500 5.5.2 Unknown command");
       return;
   }
 }
@@ -62,65 +62,65 @@ void Session::execute(const Command& cmd) {
 void Session::cmdLhlo(const Command& cmd) {
   resetTransaction();
   lhlo_ = cmd.arg;
-  send("250-" + host_name_);
-  send("250-PIPELINING");
-  send("250-ENHANCEDSTATUSCODES");
-  send("250-8BITMIME");
-  if (starttlsOffered()) send("250-STARTTLS");
-  send("250 SIZE " + std::to_string(host_.config().message_size_limit));
+  reply("250-" + host_name_);
+  reply("250-PIPELINING");
+  reply("250-ENHANCEDSTATUSCODES");
+  reply("250-8BITMIME");
+  if (starttlsOffered()) reply("250-STARTTLS");
+  reply("250 SIZE " + std::to_string(host_.config().message_size_limit));
 }
 
 // RFC 3207 section 4 (over LMTP): TLS right after the 220; the client
 // starts again with LHLO and the server forgets everything it was told.
 void Session::cmdStarttls() {
   if (sock_.tls()) {
-    send("503 5.5.1 TLS already active");
+    reply("503 5.5.1 TLS already active");
     return;
   }
   if (!starttlsOffered()) {
-    send("454 4.7.0 TLS not available");
+    reply("454 4.7.0 TLS not available");
     return;
   }
   resetTransaction();
   lhlo_.clear();
   beginStarttls();
-  send("220 2.0.0 Ready to start TLS");
+  reply("220 2.0.0 Ready to start TLS");
 }
 
 void Session::cmdMail(const Command& cmd) {
   if (lhlo_.empty()) {
-    send("503 5.5.1 Send LHLO first");
+    reply("503 5.5.1 Send LHLO first");
     return;
   }
   if (have_mail_) {
-    send("503 5.5.1 Nested MAIL command");
+    reply("503 5.5.1 Nested MAIL command");
     return;
   }
   if (cmd.has_size && cmd.size > host_.config().message_size_limit) {
-    send("552 5.3.4 Message size exceeds fixed maximum message size");
+    reply("552 5.3.4 Message size exceeds fixed maximum message size");
     return;
   }
   have_mail_ = true;
   sender_ = cmd.address;
-  send("250 2.1.0 Ok");
+  reply("250 2.1.0 Ok");
 }
 
 void Session::cmdRcpt(const Command& cmd) {
   if (!have_mail_) {
-    send("503 5.5.1 MAIL first");
+    reply("503 5.5.1 MAIL first");
     return;
   }
   if (rcpts_.size() >= kMaxRecipients) {
-    send("452 4.5.3 Too many recipients");
+    reply("452 4.5.3 Too many recipients");
     return;
   }
   Recipient r = mapRecipient(cmd.address, host_.config().lmtp_domains);
   if (!r.ok) {
-    send(r.error);
+    reply(r.error);
     return;
   }
   busy_ = true;
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   std::string address = cmd.address;
   std::string user = r.user;
   host_.store().userExists({user}, [weak, address, user](Result<std::vector<bool>> res) {
@@ -131,12 +131,12 @@ void Session::cmdRcpt(const Command& cmd) {
                                        {"session", self->sid_},
                                        {"user", user},
                                        {"error", res.error().message}});
-      self->send(commandErrorReply(res.error()));
+      self->reply(commandErrorReply(res.error()));
     } else if (res->empty() || !(*res)[0]) {
-      self->send("550 5.1.1 <" + address + "> User unknown");
+      self->reply("550 5.1.1 <" + address + "> User unknown");
     } else {
       self->rcpts_.push_back({address, user});
-      self->send("250 2.1.5 <" + address + "> Ok");
+      self->reply("250 2.1.5 <" + address + "> Ok");
     }
     self->done();
   });
@@ -144,14 +144,14 @@ void Session::cmdRcpt(const Command& cmd) {
 
 void Session::cmdData() {
   if (!have_mail_) {
-    send("503 5.5.1 MAIL first");
+    reply("503 5.5.1 MAIL first");
     return;
   }
   if (rcpts_.empty()) {
-    send("503 5.5.1 No valid recipients");
+    reply("503 5.5.1 No valid recipients");
     return;
   }
-  send("354 Start mail input; end with <CRLF>.<CRLF>");
+  reply("354 Start mail input; end with <CRLF>.<CRLF>");
   data_ = std::make_unique<DataReader>(host_.config().message_size_limit);
 }
 
@@ -163,7 +163,7 @@ void Session::finishData() {
                                   {"session", sid_},
                                   {"ip", peer_},
                                   {"size", std::to_string(data->size())}});
-    for (const auto& r : rcpts_) send("552 5.3.4 <" + r.address + "> Message too big for system");
+    for (const auto& r : rcpts_) reply("552 5.3.4 <" + r.address + "> Message too big for system");
     resetTransaction();
     return;
   }
@@ -197,7 +197,7 @@ void Session::finishData() {
   busy_ = true;
   delivering_ = true;
   size_t bytes = normalized.size();
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   host_.store().deliver(users, "INBOX", std::move(normalized),
                         [weak, rcpts, slot, bytes](Result<std::vector<Error>> res) {
                           auto self = weak.lock();
@@ -220,11 +220,11 @@ void Session::finishData() {
                                        {"ip", self->peer_},
                                        {"size", std::to_string(bytes)},
                                        {"error", e.ok() ? std::string() : e.message}});
-                            self->send(deliveryReply(e, rcpts[i].address));
+                            self->reply(deliveryReply(e, rcpts[i].address));
                           }
                           if (self->shutdown_requested_) {
                             self->busy_ = false;
-                            self->send("421 4.3.2 Service shutting down");
+                            self->reply("421 4.3.2 Service shutting down");
                             self->closeAfterFlush();
                             return;
                           }

@@ -1,13 +1,20 @@
 #include "admin_service.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <ctime>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 
 #include "admin.grpc.pb.h"
 #include "log.h"
@@ -91,7 +98,35 @@ class AdminServiceImpl final : public apb::Admin::Service {
       e->set_bytes(u.bytes());
       e->set_sessions(sessions[u.name()]);
       for (const auto& p : u.denied_protocols()) e->add_denied_protocols(p);
+      e->set_password_scheme(u.password_scheme());
+      for (const auto& m : u.scram()) e->add_scram(m);
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ImportPasswd(grpc::ServerContext*, const apb::ImportPasswdRequest* req,
+                            apb::ImportPasswdResponse* res) override {
+    spb::ImportPasswdRequest q;
+    for (const auto& l : req->lines()) q.add_lines(l);
+    q.set_first_line(req->first_line());
+    q.set_replace(req->replace());
+    spb::ImportPasswdResponse r;
+    // {PLAIN} lines are hashed in stored (tens of ms each): a long deadline.
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
+    auto st = store_->ImportPasswd(c.get(), q, &r);
+    uint32_t imported = 0;
+    for (const auto& l : r.results()) {
+      auto* o = res->add_results();
+      o->set_line(l.line());
+      o->set_user(l.user());
+      o->set_imported(l.imported());
+      o->set_detail(l.detail());
+      imported += l.imported() ? 1 : 0;
+    }
+    fill(res->mutable_result(), st, r.error(),
+         std::to_string(imported) + " of " + std::to_string(r.results_size()) + " user(s) imported");
+    log::info("admin: user import-passwd", {{"lines", std::to_string(req->lines_size())}, {"result", res->result().message()}});
     return grpc::Status::OK;
   }
 
@@ -128,6 +163,64 @@ class AdminServiceImpl final : public apb::Admin::Service {
       res->mutable_result()->set_ok(false);
       res->mutable_result()->set_message(std::to_string(r.damaged_size()) + " damaged message(s)");
     }
+    return grpc::Status::OK;
+  }
+
+  // user set NAME KEY=VALUE...: each assignment is its own store call; the
+  // first refusal stops (and says which key).
+  grpc::Status UserSet(grpc::ServerContext*, const apb::UserSetRequest* req, apb::Result* res) override {
+    std::string done;
+    for (const auto& a : req->assignments()) {
+      size_t eq = a.find('=');
+      spb::SetUserSettingRequest q;
+      q.set_user(req->name());
+      q.set_key(a.substr(0, eq));
+      std::string value = eq == std::string::npos ? "" : a.substr(eq + 1);
+      q.set_value(value == "default" ? "" : value);
+      spb::SimpleResponse r;
+      auto st = eq == std::string::npos ? grpc::Status::OK : store_->SetUserSetting(ctx().get(), q, &r);
+      if (eq == std::string::npos) {
+        r.mutable_error()->set_code(spb::BAD_ARGS);
+        r.mutable_error()->set_message("expected KEY=VALUE, got '" + a + "'");
+      }
+      fill(res, st, r.error(), "");
+      log::info("admin: user set", {{"user", req->name()}, {"setting", a}, {"result", res->message()}});
+      if (!res->ok()) return grpc::Status::OK;
+      done += (done.empty() ? "" : ", ") + a;
+    }
+    res->set_ok(!done.empty());
+    res->set_message(done.empty() ? "no KEY=VALUE given" : "set for " + req->name() + ": " + done);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UserSettings(grpc::ServerContext*, const apb::UserRequest* req, apb::UserSettingsResponse* res) override {
+    spb::UserSettingsRequest q;
+    q.set_user(req->name());
+    spb::UserSettingsResponse r;
+    auto st = store_->UserSettings(ctx().get(), q, &r);
+    fill(res->mutable_result(), st, r.error(), "");
+    if (!res->result().ok()) return grpc::Status::OK;
+    res->set_name(req->name());
+    for (const auto& [k, v] : r.settings()) (*res->mutable_settings())[k] = v;
+    master_.runOnLoop([&] {
+      const Config& c = master_.config();
+      auto& server = *res->mutable_server();
+      for (const auto& k : r.keys()) server[k] = "";
+      if (server.count("pop3.expire"))
+        server["pop3.expire"] = c.pop3_expire_days < 0 ? "never" : std::to_string(c.pop3_expire_days);
+      if (server.count("pop3.login_delay")) server["pop3.login_delay"] = std::to_string(c.pop3_login_delay_s);
+      if (server.count("pop3.mark_seen")) server["pop3.mark_seen"] = c.pop3_mark_seen ? "true" : "false";
+    });
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ClockOffset(grpc::ServerContext*, const apb::ClockOffsetRequest* req, apb::Result* res) override {
+    spb::SetClockOffsetRequest q;
+    q.set_offset_seconds(req->offset_seconds());
+    spb::SimpleResponse r;
+    auto st = store_->SetClockOffset(ctx().get(), q, &r);
+    fill(res, st, r.error(), "retention clock offset " + std::to_string(req->offset_seconds()) + " s");
+    log::warn("admin: debug clock-offset", {{"offset_s", std::to_string(req->offset_seconds())}, {"result", res->message()}});
     return grpc::Status::OK;
   }
 
@@ -284,6 +377,60 @@ class AdminServiceImpl final : public apb::Admin::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status PenaltyList(grpc::ServerContext*, const apb::PenaltyListRequest* req,
+                           apb::PenaltyListResponse* res) override {
+    std::optional<Cidr> net;
+    std::string key;
+    const std::string& a = req->address();
+    if (a.find('/') != std::string::npos) {
+      auto c = Cidr::parse(a);
+      if (!c.ok()) return penaltyError(res->mutable_result(), c.error().message);
+      net = c.value();
+    } else if (!a.empty()) {
+      if (auto ip = IpAddress::parse(a); !ip.ok()) return penaltyError(res->mutable_result(), ip.error().message);
+      key = PenaltyTable::keyOf(a);
+    }
+    bool ok = master_.runOnLoop([&] {
+      for (const auto& e : master_.penalty().list()) {
+        if (!key.empty() && e.address != key) continue;
+        if (net) {
+          auto ip = IpAddress::parse(e.address.substr(0, e.address.find('/')));
+          if (!ip.ok() || !net->contains(ip.value())) continue;
+        }
+        auto* x = res->add_entries();
+        x->set_address(e.address);
+        x->set_failures(e.failures);
+        x->set_last_failure_seconds(e.last_failure_ago_s);
+        x->set_blocked_seconds(e.blocked_for_s);
+        x->set_total_failures(e.total_failures);
+        x->set_blocks(e.blocks);
+      }
+    });
+    res->mutable_result()->set_ok(ok);
+    if (!ok) res->mutable_result()->set_message("master did not answer");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status PenaltyClear(grpc::ServerContext*, const apb::PenaltyClearRequest* req,
+                            apb::PenaltyClearResponse* res) override {
+    Result<size_t> n = Error{ErrorCode::kUnavailable, "master did not answer"};
+    master_.runOnLoop([&] { n = master_.penalty().clear(req->address()); });
+    if (!n.ok()) return penaltyError(res->mutable_result(), n.error().message);
+    res->set_cleared(static_cast<uint32_t>(n.value()));
+    res->mutable_result()->set_ok(true);
+    res->mutable_result()->set_message(std::to_string(n.value()) + " penalty entr" + (n.value() == 1 ? "y" : "ies") +
+                                       " cleared");
+    log::info("admin: penalty cleared", {{"address", req->address().empty() ? "all" : req->address()},
+                                         {"entries", std::to_string(n.value())}});
+    return grpc::Status::OK;
+  }
+
+  static grpc::Status penaltyError(apb::Result* r, const std::string& why) {
+    r->set_ok(false);
+    r->set_message(why);
+    return grpc::Status::OK;
+  }
+
   grpc::Status Status(grpc::ServerContext*, const apb::Empty*, apb::StatusResponse* res) override {
     bool ok = master_.runOnLoop([&] {
       int64_t now = time(nullptr);
@@ -337,6 +484,7 @@ class AdminServiceImpl final : public apb::Admin::Service {
       put("limits.max_connections", std::to_string(c.limits.max_connections));
       put("limits.max_connections_per_ip", std::to_string(c.limits.max_connections_per_ip));
       put("limits.max_connections_per_user", std::to_string(c.limits.max_connections_per_user));
+      put("limits.max_preauth_per_ip", std::to_string(c.max_preauth_per_ip));
       for (const auto& [p, l] : {std::pair<std::string, Config::Limits>{"imap", c.imap_limits},
                                  {"pop3", c.pop3_limits}, {"lmtp", c.lmtp_limits}}) {
         put(p + ".max_connections", std::to_string(l.max_connections));
@@ -422,28 +570,128 @@ class AdminServiceImpl final : public apb::Admin::Service {
   std::unique_ptr<spb::Store::Stub> store_;
 };
 
+// Answers every call of a caller the admin socket does not admit.
+class DenyService final : public grpc::CallbackGenericService {
+ public:
+  explicit DenyService(std::string reason) : reason_(std::move(reason)) {}
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Reactor(const std::string& reason) { Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason)); }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor(reason_);
+  }
+
+ private:
+  std::string reason_;
+};
+
 AdminServer::AdminServer(Master& master) : master_(master) {}
 AdminServer::~AdminServer() { stop(); }
 
 bool AdminServer::start(const std::string& socket_path, const std::string& store_target, std::string* err) {
   socket_path_ = socket_path;
   unlink(socket_path.c_str());
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof sa.sun_path) {
+    *err = "admin socket path too long: " + socket_path;
+    return false;
+  }
+  memcpy(sa.sun_path, socket_path.data(), socket_path.size());
+  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+      listen(listen_fd_, 64) != 0) {
+    *err = "cannot listen on unix:" + socket_path + ": " + strerror(errno);
+    return false;
+  }
+  const AdminAccess& access = master_.adminAccess();
+  if (access.hasGroup()) {
+    if (chown(socket_path.c_str(), static_cast<uid_t>(-1), access.admin_gid) != 0)
+      log::warn("admin socket: cannot give it to admin_group",
+                {{"group", access.admin_group}, {"error", strerror(errno)}});
+    chmod(socket_path.c_str(), 0660);
+  } else {
+    chmod(socket_path.c_str(), 0600);
+  }
   service_ = std::make_unique<AdminServiceImpl>(
       master_, store_target, static_cast<size_t>(master_.config().message_size_limit) + (4u << 20));
   grpc::ServerBuilder b;
-  b.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
   b.SetMaxReceiveMessageSize(static_cast<int>(master_.config().message_size_limit + (4u << 20)));
   b.RegisterService(service_.get());
   server_ = b.BuildAndStart();
-  if (!server_) {
-    *err = "cannot listen on unix:" + socket_path;
+  std::string allowed = (access.own_uid == 0 ? std::string("root") : "root, uid " + std::to_string(access.own_uid)) +
+                        (access.hasGroup() ? " and members of admin_group '" + access.admin_group + "'" : "");
+  deny_service_ = std::make_unique<DenyService>(
+      "permission denied: this user may not use the Postern admin socket (allowed: " + allowed + ")");
+  grpc::ServerBuilder db;
+  db.RegisterCallbackGenericService(deny_service_.get());
+  deny_server_ = db.BuildAndStart();
+  if (!server_ || !deny_server_ || pipe2(stop_pipe_, O_CLOEXEC) != 0) {
+    *err = "cannot start the admin gRPC server";
     return false;
   }
-  chmod(socket_path.c_str(), 0600);
+  acceptor_ = std::thread([this] { acceptLoop(); });
   return true;
 }
 
+void AdminServer::acceptLoop() {
+  const AdminAccess& access = master_.adminAccess();
+  for (;;) {
+    pollfd p[2] = {{listen_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents) return;
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) usleep(100000);
+      continue;
+    }
+    ucred cr{};
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+      close(fd);
+      continue;
+    }
+    // Supplementary groups as they were at connect (Linux 4.13+); where the
+    // kernel cannot tell, only the primary group counts.
+    std::vector<gid_t> groups(64);
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0 && errno == ERANGE) {
+      groups.resize(glen / sizeof(gid_t) + 1);
+      glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) != 0) glen = 0;
+    }
+    groups.resize(glen / sizeof(gid_t));
+    std::string why = access.check(cr.uid, cr.gid, groups);
+    if (why.empty()) {
+      grpc::AddInsecureChannelFromFd(server_.get(), fd);
+    } else {
+      log::warn("admin socket: caller refused", {{"uid", std::to_string(cr.uid)}, {"gid", std::to_string(cr.gid)},
+                                                 {"pid", std::to_string(cr.pid)}, {"reason", why}});
+      grpc::AddInsecureChannelFromFd(deny_server_.get(), fd);
+    }
+  }
+}
+
 void AdminServer::stop() {
+  if (acceptor_.joinable()) {
+    char c = 1;
+    ssize_t n = write(stop_pipe_[1], &c, 1);
+    (void)n;
+    acceptor_.join();
+  }
+  for (int* fd : {&listen_fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  if (deny_server_) {
+    deny_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    deny_server_.reset();
+  }
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();

@@ -5,7 +5,7 @@
 namespace postern::master {
 
 bool Admission::isLiveKey(const std::string& key) {
-  if (key == "trusted_networks") return true;
+  if (key == "trusted_networks" || key == "limits.max_preauth_per_ip") return true;
   for (const char* scope : {"limits.", "imap.", "pop3.", "lmtp."})
     for (const char* k : {"max_connections", "max_connections_per_ip", "max_connections_per_user"})
       if (key == std::string(scope) + k) return true;
@@ -171,16 +171,25 @@ std::optional<Refusal> Admission::admitConnection(const std::string& protocol, c
     return deny(Refusal::kMaxConnections, "refused.max_connections",
                 "Connection limit of this service reached (" + std::to_string(lc->max_connections) +
                     "), try again later");
+  if (trusted_.contains(peer)) return std::nullopt;  // exempt from every per-address limit
   if (lc && lc->max_connections_per_ip) {
-    if (!trusted_.contains(peer) && conns_.byPeerOnListener(peer, listener) >= lc->max_connections_per_ip)
+    if (conns_.byPeerOnListener(peer, listener) >= lc->max_connections_per_ip)
       return deny(Refusal::kPerIp, "refused.per_ip",
                   "Too many connections from your address (limit " + std::to_string(lc->max_connections_per_ip) + ")");
-    return std::nullopt;
-  }
-  if (!trusted_.contains(peer) && conns_.byPeer(peer, protocol) >= lim.max_connections_per_ip)
+  } else if (conns_.byPeer(peer, protocol) >= lim.max_connections_per_ip) {
     return deny(Refusal::kPerIp, "refused.per_ip",
                 "Too many connections from your address (limit " + std::to_string(lim.max_connections_per_ip) +
                     ")");
+  }
+  // Connections not logged in yet, IMAP and POP3 together: what a client
+  // that opens sessions and never authenticates would hoard. The new
+  // connection is itself not logged in, hence >=.
+  uint32_t preauth = effective_.max_preauth_per_ip;
+  if (preauth && protocol != "lmtp" &&
+      conns_.preauthByPeer(peer, "imap") + conns_.preauthByPeer(peer, "pop3") >= preauth)
+    return deny(Refusal::kPreauthPerIp, "refused.preauth_per_ip",
+                "Too many connections from your address that have not logged in (limit " +
+                    std::to_string(preauth) + ")");
   return std::nullopt;
 }
 

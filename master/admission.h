@@ -12,6 +12,11 @@
 // - per-IP and per-user limits count within one protocol; <proto>.* overrides
 //   the server-wide value for that protocol. trusted_networks are exempt from
 //   the per-IP limit.
+// - limits.max_preauth_per_ip counts the IMAP and POP3 connections of one
+//   address that have not logged in yet (accepted, no kLoginRequest
+//   admitted), both protocols together; a login frees the slot. LMTP never
+//   logs in (the MTA delivers without authenticating) and is neither counted
+//   nor refused by it. trusted_networks are exempt; 0 = no limit.
 // - A named listener (listener.<name>.*) may cap its own connections and
 //   override the per-IP / per-user limits; its overrides count within that
 //   listener. Its allow/deny lists are access rules scoped to it.
@@ -29,7 +34,7 @@
 namespace postern::master {
 
 struct Refusal {
-  enum Kind { kAccess, kMaxConnections, kPerIp, kPerUser, kSeats };
+  enum Kind { kAccess, kMaxConnections, kPerIp, kPreauthPerIp, kPerUser, kSeats };
   Kind kind = kMaxConnections;
   std::string counter;  // "refused.per_ip", shown by posternctl status
   std::string reason;   // for the client and the log
@@ -46,7 +51,8 @@ class Admission {
   Error configure(const Config& cfg);
 
   // Live limit overrides. Keys: limits.max_connections[_per_ip|_per_user],
-  // <proto>.max_connections[_per_ip|_per_user], trusted_networks.
+  // limits.max_preauth_per_ip, <proto>.max_connections[_per_ip|_per_user],
+  // trusted_networks.
   static bool isLiveKey(const std::string& key);
   Error setOverride(const std::string& key, const std::string& value);
   Error resetOverride(const std::string& key);  // "all" resets every one

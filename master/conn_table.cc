@@ -28,6 +28,8 @@ void ConnTable::add(ConnInfo c) {
     ++per_user_proto_[key(c.user, c.protocol)];
     ++per_user_listener_[c.user + '\t' + c.listener];
     ++authenticated_;
+  } else {
+    ++preauth_peer_proto_[key(c.peer, c.protocol)];
   }
   conns_[c.id] = std::move(c);
 }
@@ -44,6 +46,8 @@ void ConnTable::dropCounts(const ConnInfo& c) {
     dec(per_user_proto_, key(c.user, c.protocol));
     dec(per_user_listener_, c.user + '\t' + c.listener);
     --authenticated_;
+  } else {
+    dec(preauth_peer_proto_, key(c.peer, c.protocol));
   }
 }
 
@@ -77,6 +81,8 @@ void ConnTable::setUser(uint64_t id, const std::string& user) {
     dec(per_user_proto_, key(it->second.user, it->second.protocol));
     dec(per_user_listener_, it->second.user + '\t' + it->second.listener);
     --authenticated_;
+  } else {
+    dec(preauth_peer_proto_, key(it->second.peer, it->second.protocol));  // logged in: no longer pre-auth
   }
   it->second.user = user;
   ++per_user_[user];
@@ -115,6 +121,9 @@ size_t ConnTable::byUserOnListener(const std::string& user, const std::string& l
 }
 size_t ConnTable::byWorker(int worker) const { return get(per_worker_, worker); }
 size_t ConnTable::byProtocol(const std::string& p) const { return get(per_protocol_, p); }
+size_t ConnTable::preauthByPeer(const std::string& peer, const std::string& protocol) const {
+  return get(preauth_peer_proto_, key(peer, protocol));
+}
 
 std::vector<ConnInfo> ConnTable::all() const {
   std::vector<ConnInfo> out;

@@ -45,6 +45,10 @@ class ConnTable {
   size_t byPeerOnListener(const std::string& peer, const std::string& listener) const;
   size_t byUserOnListener(const std::string& user, const std::string& listener) const;
   size_t byWorker(int worker) const;
+  // Connections from `peer` over `protocol` that have not logged in yet
+  // (no user set): the pre-authentication count behind
+  // limits.max_preauth_per_ip. A pending connection (worker -1) counts.
+  size_t preauthByPeer(const std::string& peer, const std::string& protocol) const;
   size_t byProtocol(const std::string& protocol) const;
   std::vector<ConnInfo> all() const;
 
@@ -55,6 +59,7 @@ class ConnTable {
   std::unordered_map<std::string, size_t> per_peer_;
   std::unordered_map<std::string, size_t> per_user_;
   std::unordered_map<std::string, size_t> per_peer_proto_;  // peer + '\n' + protocol
+  std::unordered_map<std::string, size_t> preauth_peer_proto_;  // the same, not logged in
   std::unordered_map<std::string, size_t> per_user_proto_;
   std::unordered_map<std::string, size_t> per_listener_;
   std::unordered_map<std::string, size_t> per_peer_listener_;  // peer + '\t' + listener

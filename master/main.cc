@@ -42,8 +42,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "postern-master: %s\n", cfg.error().message.c_str());
     return 2;
   }
-  bool ok = false;
-  postern::log::init("master", cfg->log_target == "syslog", postern::log::parseLevel(cfg->log_level, &ok));
+  postern::initLogging(cfg.value(), "master");
   postern::master::Master m(config_path, cfg.value());
   return m.run();
 }

@@ -139,6 +139,16 @@ void Master::onAccept(size_t li) {
       refuse(fd, l.protocol, r->reason);
       continue;
     }
+    // Brute-force block (master/penalty.h): only the protocols that log in.
+    if (l.protocol != "lmtp") {
+      if (auto left = penalty_.blocked(peer); left && !trusted(peer)) {
+        ++counters_["refused.penalty"];
+        log::info("connection refused: address blocked after failed logins",
+                  {{"proto", l.protocol}, {"ip", peer}, {"seconds_left", std::to_string(left->count())}});
+        refuse(fd, l.protocol, blockedReason(*left));
+        continue;
+      }
+    }
     // Counted from here on (a pending DNS check holds its slot, so limits
     // stay exact while lookups run).
     uint64_t id = next_conn_++;
@@ -226,6 +236,9 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
         break;
       }
       std::string user = m.text;
+      // The password was right (workers ask only then): the address's
+      // failures decay, whatever admission says next.
+      penalty_.succeeded(c->peer);
       auto refuse_login = [&](const std::string& counter, const std::string& reason) {
         ++counters_[counter];
         log::warn("login refused", {{"proto", c->protocol}, {"ip", c->peer}, {"user", user}, {"reason", reason}});
@@ -235,13 +248,16 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
         refuse_login(r->counter, "in-use: " + r->reason);
         break;
       }
-      if (c->protocol == "pop3" && cfg_.pop3_login_delay_s > 0) {
-        // RFC 2449 LOGIN-DELAY, kept here so every pop3d process shares it.
+      // RFC 2449 LOGIN-DELAY, kept here so every pop3d process shares it.
+      // The worker sends the user's delay (pop3.login_delay, or the user's
+      // override it read from stored at authentication).
+      uint32_t login_delay_s = c->protocol == "pop3" ? m.value : 0;
+      if (login_delay_s > 0) {
         auto now = EventLoop::now();
         auto it = pop3_last_login_.find(user);
-        if (it != pop3_last_login_.end() && now - it->second < std::chrono::seconds(cfg_.pop3_login_delay_s)) {
-          refuse_login("refused.login_delay", "login-delay: Wait " + std::to_string(cfg_.pop3_login_delay_s) +
-                                                  " seconds between logins");
+        if (it != pop3_last_login_.end() && now - it->second < std::chrono::seconds(login_delay_s)) {
+          refuse_login("refused.login_delay",
+                       "login-delay: Wait " + std::to_string(login_delay_s) + " seconds between logins");
           break;
         }
       }
@@ -272,12 +288,71 @@ void Master::onChildMessage(int slot, const ipc::IpcMsg& m, int fd) {
     case ipc::MsgType::kWhoDone:
       whoWorkerDone(m.value, slot);
       break;
+    case ipc::MsgType::kAuthFailed:
+      onAuthFailed(slot, m.conn);
+      break;
     default:
       log::warn("unexpected message from child", {{"child", child.name}});
   }
 }
 
 void Master::releaseSeat(uint64_t conn) { seats_->release(conn); }
+
+void Master::configurePenalty(const Config& cfg) {
+  PenaltySettings s;
+  s.max_failures = cfg.auth_penalty_max_failures;
+  s.block_time = std::chrono::seconds(cfg.auth_penalty_block_time_s);
+  s.window = std::chrono::seconds(cfg.auth_penalty_window_s);
+  penalty_.configure(s);
+}
+
+std::string Master::blockedReason(std::chrono::seconds left) const {
+  return "Too many failed logins from your address, try again in " + std::to_string(left.count()) + " seconds";
+}
+
+void Master::onAuthFailed(int slot, uint64_t conn) {
+  // Trusted clients (webmail, proxies) are never recorded; their failures
+  // keep the flat delay workers always had.
+  constexpr std::chrono::milliseconds kTrustedDelay{1000};
+  const ConnInfo* c = conns_.find(conn);
+  std::chrono::milliseconds delay = PenaltySettings{}.first_delay;
+  if (c && c->worker == slot) {
+    ++counters_["auth.failures"];
+    if (trusted(c->peer)) {
+      delay = kTrustedDelay;
+    } else {
+      auto v = penalty_.failed(c->peer);
+      delay = v.delay;
+      if (v.blocked_now) closeBlocked(c->peer, conn, delay);
+    }
+  }
+  sup_->send(slot, ipc::makeMsg(ipc::MsgType::kAuthPenalty, conn, static_cast<uint32_t>(delay.count())));
+}
+
+void Master::closeBlocked(const std::string& peer, uint64_t failing, std::chrono::milliseconds delay) {
+  std::string key = PenaltyTable::keyOf(peer);
+  auto left = penalty_.blocked(peer).value_or(std::chrono::seconds(0));
+  ++counters_["penalty.blocks"];
+  log::warn("address blocked after repeated failed logins",
+            {{"ip", key}, {"seconds", std::to_string(left.count())},
+             {"failures", std::to_string(penalty_.settings().max_failures)}});
+  std::string reason = blockedReason(left);
+  auto kick_one = [this, reason](uint64_t id) {
+    const ConnInfo* c = conns_.find(id);
+    if (!c || !c->user.empty() || c->worker < 0) return;  // gone, or logged in meanwhile
+    if (sup_->send(c->worker, ipc::makeMsg(ipc::MsgType::kKick, id, 0, "", reason))) ++counters_["kicked.penalty"];
+  };
+  for (const auto& c : conns_.all()) {
+    if (!c.user.empty() || c.protocol == "lmtp" || c.worker < 0) continue;
+    if (PenaltyTable::keyOf(c.peer) != key) continue;
+    if (c.id == failing) {
+      // Let its NO / -ERR go out first, then say goodbye.
+      loop_.after(delay + std::chrono::milliseconds(300), [kick_one, id = c.id] { kick_one(id); });
+    } else {
+      kick_one(c.id);
+    }
+  }
+}
 
 void Master::onChildExit(int slot) {
   for (const auto& c : conns_.all())
@@ -358,12 +433,28 @@ std::string Master::reload() {
       }
   next.data_dir = cfg_.data_dir;
   next.run_dir = cfg_.run_dir;
+  // Users and the admin group are resolved once, at start (see privileges.h).
+  next.user = cfg_.user;
+  next.group = cfg_.group;
+  next.worker_user = cfg_.worker_user;
+  next.admin_group = cfg_.admin_group;
   cfg_ = next;
   sup_->setConfig(cfg_);
+  configurePenalty(cfg_);
   bool ok = false;
   log::setLevel(log::parseLevel(cfg_.log_level, &ok));
   loadLicence();
-  sup_->sendAll(ipc::makeMsg(ipc::MsgType::kReload));
+  // The workers may not read the key file: hand them the (new) pair.
+  if (auto fd = makeTlsMemfd(tls::certFile(cfg_), tls::keyFile(cfg_)); fd.ok()) {
+    if (tls_fd_ >= 0) close(tls_fd_);
+    tls_fd_ = fd.value();
+    sup_->setTlsFd(tls_fd_);
+  } else {
+    log::error("TLS certificate not handed to the workers, they keep the previous one",
+               {{"error", fd.error().message}});
+  }
+  sup_->sendAll(ipc::makeMsg(ipc::MsgType::kReload), "stored");
+  for (const char* kind : {"imapd", "pop3d", "lmtpd"}) sup_->sendAll(ipc::makeMsg(ipc::MsgType::kReload), kind, tls_fd_);
   ++counters_["reloads"];
   log::info("config reloaded", {{"file", cfg_.source}});
   return "";
@@ -477,10 +568,53 @@ int Master::run() {
     return 2;
   }
   loadGovernanceState();
+  configurePenalty(cfg_);
   if (std::string why = prepareTls(cfg_); !why.empty()) {
     log::error("TLS is not usable", {{"error", why}});
     fprintf(stderr, "postern-master: %s\n", why.c_str());
     return 2;
+  }
+  if (auto fd = makeTlsMemfd(tls::certFile(cfg_), tls::keyFile(cfg_)); fd.ok()) {
+    tls_fd_ = fd.value();
+  } else {
+    log::error("TLS certificate not readable", {{"error", fd.error().message}});
+    fprintf(stderr, "postern-master: %s\n", fd.error().message.c_str());
+    return 2;
+  }
+  // Privileges (privileges.h): resolved once; a missing account is a
+  // configuration error, never a silent run as root.
+  {
+    auto priv = Privileges::resolve(cfg_, geteuid());
+    if (!priv.ok()) {
+      log::error("cannot run the children as unprivileged users", {{"error", priv.error().message}});
+      fprintf(stderr, "postern-master: %s\n", priv.error().message.c_str());
+      return 2;
+    }
+    privileges_ = priv.value();
+    if (privileges_.drop && !Privileges::canSwitchUsers()) {
+      const char* why = "running as root without CAP_SETUID and CAP_SETGID: cannot switch the children's users";
+      log::error(why);
+      fprintf(stderr, "postern-master: %s\n", why);
+      return 2;
+    }
+    if (Error e = privileges_.prepareDirectories(cfg_); !e.ok()) {
+      log::error("cannot prepare the data directories for the unprivileged users", {{"error", e.message}});
+      fprintf(stderr, "postern-master: %s\n", e.message.c_str());
+      return 1;
+    }
+    auto access = AdminAccess::resolve(cfg_, privileges_, geteuid());
+    if (!access.ok()) {
+      log::error("invalid configuration", {{"error", access.error().message}});
+      fprintf(stderr, "postern-master: %s\n", access.error().message.c_str());
+      return 2;
+    }
+    admin_access_ = access.value();
+    if (privileges_.drop) {
+      log::info("privilege separation", {{"stored", privileges_.user}, {"workers", privileges_.worker_user},
+                                         {"group", privileges_.group}});
+    } else if (privileges_.root) {
+      log::warn("running every process as root (user is empty): for development only");
+    }
   }
   std::string err;
   if (!bindListeners(&err)) {
@@ -502,6 +636,8 @@ int Master::run() {
       Supervisor::Hooks{[this](int s, const ipc::IpcMsg& m, int fd) { onChildMessage(s, m, fd); },
                         [this](int s) { onChildExit(s); }});
   sup_->setConfig(cfg_);
+  sup_->setPrivileges(privileges_);
+  sup_->setTlsFd(tls_fd_);
   sup_->add("stored", "stored");
   // Workers start once stored is ready; if it takes too long they start
   // anyway and answer "unavailable" until it is.
@@ -519,9 +655,11 @@ int Master::run() {
   log::info("postern-master started", {{"config", cfg_.source}, {"data_dir", cfg_.data_dir},
                                        {"admin", cfg_.adminSocket()}});
   std::function<void()> tick;
-  tick = [this, &tick] {
+  uint32_t ticks = 0;
+  tick = [this, &tick, &ticks] {
     seats_->tick();
     notifyStatus();
+    if (++ticks % 60 == 0) penalty_.expire();
     loop_.after(std::chrono::seconds(1), tick);
   };
   loop_.after(std::chrono::seconds(1), tick);

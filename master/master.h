@@ -18,6 +18,8 @@
 #include "config.h"
 #include "conn_table.h"
 #include "licence.h"
+#include "penalty.h"
+#include "privileges.h"
 #include "reverse_dns.h"
 #include "seat_ledger.h"
 #include "event_loop.h"
@@ -60,6 +62,9 @@ class Master {
   const std::map<std::string, uint64_t>& counters() const { return counters_; }
   Admission& admission() { return admission_; }
   SeatLedger& seats() { return *seats_; }
+  PenaltyTable& penalty() { return penalty_; }
+  // Who may use the admin socket (SO_PEERCRED); thread-safe (read-only after run()).
+  const AdminAccess& adminAccess() const { return admin_access_; }
   const LicenceCheck& licenceCheck() const { return licence_check_; }
   const Licence& licence() const { return licence_; }
   std::string licencePath() const;
@@ -102,6 +107,13 @@ class Master {
   void loadGovernanceState();
   void loadLicence();
   void releaseSeat(uint64_t conn);
+  // Brute-force penalty: a worker reported a failed authentication.
+  void onAuthFailed(int slot, uint64_t conn);
+  // The penalty table has just blocked `peer`: close its sessions that have
+  // not logged in (`failing` after its answer went out, `delay` from now).
+  void closeBlocked(const std::string& peer, uint64_t failing, std::chrono::milliseconds delay);
+  void configurePenalty(const Config& cfg);
+  std::string blockedReason(std::chrono::seconds left) const;
   void whoWorkerDone(uint32_t id, int slot);
 
   struct WhoCollect {
@@ -124,6 +136,10 @@ class Master {
   NetworkSet trusted_set_;
   ConnTable conns_;
   Admission admission_{conns_};
+  PenaltyTable penalty_;
+  Privileges privileges_;   // resolved once at start (user changes need a restart)
+  AdminAccess admin_access_;
+  int tls_fd_ = -1;         // memfd with the TLS chain + key for the workers (privileges.h)
   std::unique_ptr<SeatLedger> seats_;
   LicenceCheck licence_check_;
   Licence licence_ = evaluationLicence();

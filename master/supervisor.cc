@@ -79,14 +79,20 @@ void Supervisor::start(int slot) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The child finds its end of the socketpair on fd 3.
+  // The child finds its end of the socketpair on fd 3, a worker the TLS
+  // memfd on fd 4.
   constexpr int kChildIpcFd = 3;
+  constexpr int kChildTlsFd = 4;
+  int tls_fd = c.kind != "stored" ? tls_fd_ : -1;
   std::vector<std::string> env_store;
   for (char** e = environ; e && *e; ++e) {
     if (strncmp(*e, ipc::kIpcFdEnv, strlen(ipc::kIpcFdEnv)) == 0) continue;
+    if (strncmp(*e, ipc::kTlsFdEnv, strlen(ipc::kTlsFdEnv)) == 0) continue;
     env_store.emplace_back(*e);
   }
   env_store.push_back(std::string(ipc::kIpcFdEnv) + "=" + std::to_string(kChildIpcFd));
+  if (tls_fd >= 0) env_store.push_back(std::string(ipc::kTlsFdEnv) + "=" + std::to_string(kChildTlsFd));
+  ChildCredentials creds = privileges_.forKind(c.kind);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -104,9 +110,18 @@ void Supervisor::start(int slot) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (sv[1] == kChildIpcFd) {
-      fcntl(kChildIpcFd, F_SETFD, 0);
-    } else if (dup2(sv[1], kChildIpcFd) < 0) {  // dup2 clears CLOEXEC
+    // Move both descriptors out of the way first, so neither dup2 below
+    // can overwrite the other; dup2 clears CLOEXEC on the copies.
+    int ipc_high = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+    int tls_high = tls_fd >= 0 ? fcntl(tls_fd, F_DUPFD_CLOEXEC, 10) : -1;
+    if (ipc_high < 0 || dup2(ipc_high, kChildIpcFd) < 0) _exit(126);
+    if (tls_fd >= 0 && (tls_high < 0 || dup2(tls_high, kChildTlsFd) < 0)) _exit(126);
+    if (const char* step = applyChildCredentials(creds)) {
+      const char pre[] = "postern-master: cannot drop privileges for a child: ";
+      ssize_t w = write(2, pre, sizeof pre - 1);
+      w = write(2, step, strlen(step));
+      w = write(2, "\n", 1);
+      (void)w;
       _exit(126);
     }
     execve(bin.c_str(), argv.data(), envp.data());
@@ -123,7 +138,8 @@ void Supervisor::start(int slot) {
   c.started = EventLoop::now();
   c.started_unix = time(nullptr);
   loop_.add(c.ipc, EPOLLIN, [this, slot](uint32_t) { onIpc(slot); });
-  log::info("started", {{"child", c.name}, {"pid", std::to_string(pid)}});
+  log::info("started", {{"child", c.name}, {"pid", std::to_string(pid)},
+                        {"uid", std::to_string(creds.switch_user ? creds.uid : getuid())}});
 }
 
 void Supervisor::onIpc(int slot) {
@@ -198,9 +214,9 @@ bool Supervisor::send(int slot, const ipc::IpcMsg& msg, int fd) {
   return ipc::sendWait(c.ipc, msg, fd, 200);
 }
 
-void Supervisor::sendAll(const ipc::IpcMsg& msg, const std::string& kind) {
+void Supervisor::sendAll(const ipc::IpcMsg& msg, const std::string& kind, int fd) {
   for (size_t i = 0; i < children_.size(); ++i) {
-    if (kind.empty() || children_[i].kind == kind) send(static_cast<int>(i), msg);
+    if (kind.empty() || children_[i].kind == kind) send(static_cast<int>(i), msg, fd);
   }
 }
 

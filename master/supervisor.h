@@ -15,6 +15,7 @@
 #include "config.h"
 #include "event_loop.h"
 #include "ipc.h"
+#include "privileges.h"
 
 namespace postern::master {
 
@@ -47,12 +48,18 @@ class Supervisor {
   // Adds a child slot and starts it. Returns the slot index.
   int add(const std::string& kind, const std::string& name);
   void setConfig(const Config& cfg) { cfg_ = cfg; }
+  // The users the children run as (privileges.h); set before the first add().
+  void setPrivileges(const Privileges& p) { privileges_ = p; }
+  // The TLS memfd workers (not stored) inherit at start as ipc::kTlsFdEnv;
+  // -1 for none. The caller keeps ownership.
+  void setTlsFd(int fd) { tls_fd_ = fd; }
 
   // Reaps exited children (call on SIGCHLD) and schedules restarts.
   void reap();
   // Sends `msg` to a child; false if it is not running.
   bool send(int slot, const ipc::IpcMsg& msg, int fd = -1);
-  void sendAll(const ipc::IpcMsg& msg, const std::string& kind = "");
+  // `fd`, when >= 0, goes with every message (each child gets its own copy).
+  void sendAll(const ipc::IpcMsg& msg, const std::string& kind = "", int fd = -1);
   // Marks children as stopping (no restarts) and signals them.
   void stopAll(const std::string& kind, int signo);
   bool anyRunning(const std::string& kind = "") const;
@@ -71,6 +78,8 @@ class Supervisor {
   std::string config_path_;
   Hooks hooks_;
   Config cfg_;
+  Privileges privileges_;
+  int tls_fd_ = -1;
   std::vector<Child> children_;
 };
 

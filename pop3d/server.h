@@ -1,38 +1,30 @@
 #pragma once
-// The set of live POP3 sessions of one worker process, and the worker
-// hooks that feed it.
+// The live POP3 sessions of one worker process (LineServer) and the
+// settings every new session gets.
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
+#include "line_session.h"
 #include "pop3d/session.h"
 #include "pop3d/session_host.h"
 
 namespace postern::pop3d {
 
-class Server {
+class Server : public LineServer {
  public:
-  explicit Server(SessionHost& host) : host_(host) {}
-
-  // Takes ownership of the connected, non-blocking `fd`. `sec`: how it
-  // arrived (common/tls.h); the default is plaintext from a trusted client.
-  void onConnection(int fd, uint64_t conn, const std::string& peer, tls::Security sec = {});
-  // Says goodbye to every session; each closes once its goodbye is sent.
-  void shutdown();
-  size_t activeConnections() const { return sessions_.size(); }
-  // posternctl kick / who.
-  void kick(uint64_t conn, const std::string& reason);
-  std::vector<SessionReport> report() const;
+  explicit Server(SessionHost& host) : LineServer(host.loop(), "Server shutting down"), host_(host) {}
 
   // Applied to every new session (see Session's setters); tests shorten them.
   void setAuthFailDelay(std::chrono::milliseconds d) { auth_fail_delay_ = d; }
   void setLockLease(std::chrono::milliseconds d) { lock_lease_ = d; }
 
  private:
+  std::shared_ptr<LineSession> makeSession(int fd, uint64_t conn, const std::string& peer, tls::Security sec,
+                                           std::function<void(uint64_t)> on_gone) override;
+
   SessionHost& host_;
-  std::unordered_map<uint64_t, std::shared_ptr<Session>> sessions_;
   std::chrono::milliseconds auth_fail_delay_{1000};
   std::chrono::milliseconds lock_lease_{60000};
 };

@@ -1,59 +1,25 @@
-// Socket I/O and lifetime of a POP3 session; the commands are in
-// session_commands.cc.
+// Lifetime of a POP3 session on top of LineSession: greeting, timers, the
+// line dispatch, goodbye and close; the commands are in
+// session_commands.cc and session_auth.cc.
 #include "pop3d/session.h"
-
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "log.h"
 
 namespace postern::pop3d {
 
-namespace {
-constexpr size_t kReadChunk = 16 << 10;
-}
-
 Session::Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
                  std::function<void(uint64_t)> on_gone, tls::Security sec)
-    : host_(host),
-      loop_(host.loop()),
-      fd_(fd),
-      conn_(conn),
-      peer_(std::move(peer)),
-      sec_(sec),
-      sock_(fd),
-      sid_(std::to_string(conn)),
-      on_gone_(std::move(on_gone)) {}
+    : LineSession(host, fd, conn, std::move(peer), std::move(on_gone), sec,
+                  {.proc = "pop3d",
+                   .out_high = kOutHigh,
+                   .read_chunk = 16 << 10,
+                   .max_line = kMaxCommandLine,
+                   .starttls_verb = "STLS"}),
+      host_(host) {}
 
-Session::~Session() {
-  if (fd_ >= 0) {
-    loop_.remove(fd_);
-    ::close(fd_);
-  }
-}
+std::string Session::greeting() { return "+OK Postern POP3 ready.\r\n"; }
 
-void Session::start() {
-  started_ = last_activity_ = EventLoop::now();
-  log::info("connect", {{"proc", "pop3d"}, {"session", sid_}, {"ip", peer_}});
-  std::weak_ptr<Session> weak = weak_from_this();
-  interest_ = EPOLLIN;
-  loop_.add(fd_, interest_, [weak](uint32_t ev) {
-    if (auto self = weak.lock()) self->onEvents(ev);
-  });
-  armIdleTimer(std::chrono::seconds(host_.config().pop3_timeout_s));
-  if (sec_.implicit_tls) {
-    // RFC 8314: TLS first; the greeting waits in out_ for the handshake.
-    if (Error e = sock_.startTls(host_.tlsContext()); !e.ok()) {
-      log::warn("implicit TLS unavailable", {{"proc", "pop3d"}, {"session", sid_}, {"ip", peer_}, {"error", e.message}});
-      closeNow(e.message);
-      return;
-    }
-  }
-  send("+OK Postern POP3 ready.\r\n");
-  flush();
-}
+void Session::onStart() { armPreauthTimer(std::chrono::seconds(host_.config().auth_preauth_timeout_s)); }
 
 void Session::shutdown(const std::string& reason) {
   if (closed_ || closing_) return;
@@ -63,262 +29,55 @@ void Session::shutdown(const std::string& reason) {
   closeAfterFlush();
 }
 
-SessionReport Session::report() const {
-  SessionReport r;
-  r.conn = conn_;
-  r.state = state_ == State::kAuthorization ? "not-authenticated"
-            : state_ == State::kTransaction ? "transaction"
-                                            : "update";
-  r.idle_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - last_activity_)
-          .count();
-  r.bytes_in = bytes_in_;
-  r.bytes_out = bytes_out_;
-  return r;
+std::string Session::stateName() const {
+  return state_ == State::kAuthorization ? "not-authenticated"
+         : state_ == State::kTransaction ? "transaction"
+                                         : "update";
 }
 
-void Session::onEvents(uint32_t events) {
-  if (closed_) return;
-  if (!sock_.tls()) {
-    if (events & EPOLLOUT) flush();
-    if (closed_) return;
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readInput();
-    return;
-  }
-  // TLS: a read may need the socket writable and a write readable, so on
-  // any event retry both; OpenSSL answers "want" cheaply.
-  if (!sock_.handshakeDone()) {
-    tls::Io io = sock_.handshake();
-    if (io == tls::Io::kError || io == tls::Io::kEof) return ioFailed("handshake");
-  }
-  if (sock_.handshakeDone() && !tls_logged_) {
-    tls_logged_ = true;
-    log::info("tls", {{"proc", "pop3d"}, {"session", sid_}, {"ip", peer_}, {"tls", sock_.description()}});
-  }
-  flush();
-  if (closed_) return;
-  if (canRead() || (events & (EPOLLHUP | EPOLLERR))) readInput();
-  if (!closed_) updateInterest();
+std::chrono::milliseconds Session::idleTimeout() const {
+  return std::chrono::seconds(host_.config().pop3_timeout_s);
 }
 
-void Session::ioFailed(const std::string& what) {
-  if (sock_.tls() && !sock_.handshakeDone())
-    log::info("TLS handshake failed", {{"proc", "pop3d"}, {"session", sid_}, {"ip", peer_}, {"error", sock_.lastError()}});
-  closeNow(what + " error");
+void Session::idleTimedOut() {
+  // RFC 1939: autologout closes without entering UPDATE and without a response.
+  closeNow("autologout");
 }
 
-bool Session::canRead() const {
-  return !closing_ && !busy_ && !starttls_ctx_ && out_.size() - out_off_ < kOutHigh && in_off_ == in_.size();
+void Session::onLine(const std::string& line) {
+  if (sasl_pending_) {
+    saslResponse(line);
+  } else {
+    execute(parseCommand(line));
+  }
+}
+
+void Session::onLineTooLong() {
+  if (sasl_pending_) {
+    sasl_pending_ = false;
+    send("-ERR [AUTH] Authentication response too long\r\n");
+  } else {
+    bad("Line too long");
+  }
+}
+
+void Session::onOutputRoom(size_t pending) {
+  if (pending < kOutLow && stream_ && stream_paused_) {
+    stream_paused_ = false;
+    stream_->resume();
+  }
+}
+
+void Session::onClosing() {
+  if (stream_) stream_->cancel();
+  stream_.reset();
+  if (delay_timer_) loop_.cancel(delay_timer_);
+  delay_timer_ = 0;
+  releaseLock();  // a dropped connection deletes nothing and frees the maildrop
 }
 
 bool Session::plaintextAllowed() const {
   return sock_.tls() || sec_.trusted || host_.config().auth_allow_plaintext;
-}
-
-bool Session::starttlsOffered() const {
-  return sec_.starttls && !sock_.tls() && !starttls_ctx_ && host_.tlsContext() != nullptr;
-}
-
-void Session::beginStarttls() {
-  // Bytes after the STLS line were sent in the clear: never run them as if
-  // they came over TLS (command injection, CVE-2011-0411).
-  if (in_off_ < in_.size())
-    log::info("discarded input pipelined after STLS", {{"proc", "pop3d"}, {"session", sid_}, {"ip", peer_}});
-  in_.clear();
-  in_off_ = 0;
-  reader_ = LineReader(kMaxCommandLine);
-  user_pending_.clear();
-  starttls_ctx_ = host_.tlsContext();
-}
-
-void Session::readInput() {
-  if (closing_) {
-    // Only EPOLLHUP/ERR can get here: the peer went away while we flush.
-    closeNow("peer closed");
-    return;
-  }
-  char buf[kReadChunk];
-  for (;;) {
-    size_t n = 0;
-    tls::Io io = sock_.read(buf, sizeof buf, &n);
-    if (io == tls::Io::kEof) {
-      closeNow("peer closed");
-      return;
-    }
-    if (io == tls::Io::kError) return ioFailed("read");
-    if (io != tls::Io::kOk) break;
-    bytes_in_ += static_cast<uint64_t>(n);
-    last_activity_ = EventLoop::now();
-    in_.append(buf, n);
-    processInput();
-    // Decrypted bytes left inside OpenSSL raise no epoll event: take them now.
-    if (closed_ || !sock_.hasBuffered() || !canRead()) break;
-  }
-  if (closed_) return;
-  flush();
-}
-
-void Session::processInput() {
-  while (!busy_ && !closing_ && !closed_ && !starttls_ctx_ && in_off_ < in_.size() &&
-         out_.size() - out_off_ < kOutHigh) {
-    LineReader::Event ev;
-    std::string line;
-    in_off_ += reader_.consume(std::string_view(in_).substr(in_off_), &ev, &line);
-    if (ev == LineReader::Event::kTooLong) {
-      if (sasl_pending_) {
-        sasl_pending_ = false;
-        send("-ERR [AUTH] Authentication response too long\r\n");
-      } else {
-        bad("Line too long");
-      }
-    } else if (ev == LineReader::Event::kLine) {
-      if (sasl_pending_) {
-        saslResponse(line);
-      } else {
-        execute(parseCommand(line));
-      }
-    }
-  }
-  if (in_off_ == in_.size()) {
-    in_.clear();
-    in_off_ = 0;
-  }
-  if (!closed_) updateInterest();
-}
-
-void Session::send(std::string_view text) {
-  if (closed_) return;
-  out_.append(text);
-}
-
-void Session::flush() {
-  while (!closed_ && out_off_ < out_.size()) {
-    size_t n = 0;
-    tls::Io io = sock_.write(out_.data() + out_off_, out_.size() - out_off_, &n);
-    if (io == tls::Io::kWantRead || io == tls::Io::kWantWrite) break;
-    if (io != tls::Io::kOk) return ioFailed("write");
-    out_off_ += n;
-    bytes_out_ += static_cast<uint64_t>(n);
-    last_activity_ = EventLoop::now();  // a client reading a long answer is not idle
-  }
-  if (closed_) return;
-  if (out_off_ == out_.size()) {
-    out_.clear();
-    out_off_ = 0;
-  } else if (out_off_ > (1 << 16) && out_off_ * 2 > out_.size()) {
-    out_.erase(0, out_off_);  // keep the buffer from growing without bound
-    out_off_ = 0;
-  }
-  size_t pending = out_.size() - out_off_;
-  if (starttls_ctx_ && pending == 0 && !closing_) {
-    // "+OK Begin TLS negotiation" is out, in the clear: TLS starts now.
-    auto ctx = std::move(starttls_ctx_);
-    starttls_ctx_ = nullptr;
-    if (Error e = sock_.startTls(std::move(ctx)); !e.ok()) {
-      closeNow("STLS failed");
-      return;
-    }
-  }
-  if (closing_ && pending == 0) {
-    closeNow("closed");
-    return;
-  }
-  if (pending < kOutLow && stream_ && stream_paused_) {
-    stream_paused_ = false;
-    stream_->resume();
-    if (closed_) return;
-  }
-  if (pending < kOutHigh && !busy_ && in_off_ < in_.size()) {
-    processInput();  // pipelined commands waiting for output room
-    if (closed_) return;
-    if (out_.size() - out_off_ > pending) {
-      flush();
-      return;
-    }
-  }
-  updateInterest();
-}
-
-void Session::updateInterest() {
-  if (closed_) return;
-  bool can_read = canRead();
-  uint32_t want = sock_.interest(can_read, out_.size() - out_off_ > 0);
-  // With no interest at all we still learn of HUP/ERR (epoll always reports them).
-  if (want != interest_) {
-    interest_ = want;
-    loop_.modify(fd_, want);
-  }
-  if (can_read && sock_.hasBuffered() && !reread_posted_) {
-    reread_posted_ = true;
-    std::weak_ptr<Session> weak = weak_from_this();
-    loop_.post([weak] {
-      auto self = weak.lock();
-      if (!self) return;
-      self->reread_posted_ = false;
-      if (!self->closed_ && self->canRead()) self->readInput();
-    });
-  }
-}
-
-void Session::closeAfterFlush() {
-  closing_ = true;
-  flush();
-}
-
-void Session::closeNow(std::string_view why) {
-  if (closed_) return;
-  closed_ = true;
-  if (stream_) stream_->cancel();
-  stream_.reset();
-  if (idle_timer_) loop_.cancel(idle_timer_);
-  if (delay_timer_) loop_.cancel(delay_timer_);
-  if (renew_timer_) loop_.cancel(renew_timer_);
-  renew_timer_ = 0;
-  releaseLock();  // a dropped connection deletes nothing and frees the maildrop
-  loop_.remove(fd_);
-  sock_.shutdown();
-  ::close(fd_);
-  fd_ = -1;
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
-  log::info(user_.empty() ? "disconnect" : "logout", {{"proc", "pop3d"},
-                                                      {"session", sid_},
-                                                      {"user", user_},
-                                                      {"ip", peer_},
-                                                      {"reason", std::string(why)},
-                                                      {"duration_s", std::to_string(secs)},
-                                                      {"bytes_in", std::to_string(bytes_in_)},
-                                                      {"bytes_out", std::to_string(bytes_out_)}});
-  host_.connectionClosed(conn_);
-  if (on_gone_) on_gone_(conn_);
-}
-
-void Session::armIdleTimer(std::chrono::milliseconds delay) {
-  std::weak_ptr<Session> weak = weak_from_this();
-  idle_timer_ = loop_.after(delay, [weak] {
-    if (auto self = weak.lock()) self->onIdleTimer();
-  });
-}
-
-void Session::onIdleTimer() {
-  idle_timer_ = 0;
-  if (closed_) return;
-  auto timeout = std::chrono::milliseconds(std::chrono::seconds(host_.config().pop3_timeout_s));
-  auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(EventLoop::now() - last_activity_);
-  // Reading our output counts as activity (see flush()), so only a client
-  // that neither sends nor reads is logged out. RFC 1939: autologout closes
-  // without entering UPDATE and without a response.
-  if (idle >= timeout) {
-    closeNow("autologout");
-    return;
-  }
-  armIdleTimer(idle >= timeout ? timeout : timeout - idle);
-}
-
-void Session::done() {
-  busy_ = false;
-  if (closed_) return;
-  processInput();
-  flush();
 }
 
 }  // namespace postern::pop3d

@@ -1,13 +1,14 @@
 #pragma once
 // One POP3 connection (RFC 1939 with RFC 2449 CAPA/RESP-CODES, UIDL, TOP,
-// USER, RFC 5034 AUTH PLAIN, RFC 3206 response codes), driven by the
-// EventLoop. Owned through shared_ptr by the Server;
-// asynchronous callbacks hold weak references, so a session that has gone
-// ignores late store results.
+// USER, RFC 5034 AUTH PLAIN, RFC 3206 response codes). The connection side
+// (socket, TLS, buffers, flow control, timers, close) is LineSession's
+// (common/line_session.h); this class is the POP3 state machine. Owned
+// through shared_ptr by the Server; asynchronous callbacks hold weak
+// references, so a session that has gone ignores late store results.
 //
-// Memory stays bounded: reading stops (EPOLLIN removed) while a store call
-// is in flight, while unprocessed input is buffered, or while the output
-// buffer is above kOutHigh; pipelined commands run strictly in order.
+// Before login the session ends after auth.preauth_timeout seconds; after
+// it, after pop3.timeout seconds without activity (RFC 1939 autologout: no
+// response, no UPDATE).
 //
 // The maildrop (INBOX) is locked in stored (StoreClient::acquireLock) from
 // login until the session ends: taken before the master admits the login,
@@ -25,16 +26,14 @@
 #include <string>
 #include <vector>
 
-#include "event_loop.h"
+#include "line_session.h"
 #include "pop3d/proto/command.h"
-#include "pop3d/proto/line_reader.h"
 #include "pop3d/session_host.h"
-#include "store_client.h"
-#include "worker.h"
+#include "sasl/exchange.h"
 
 namespace postern::pop3d {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public LineSession {
  public:
   // Output above this pauses input and body streams; below kOutLow resumes.
   static constexpr size_t kOutHigh = 1 << 20;
@@ -45,24 +44,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // `sec`: implicit TLS, STARTTLS offered, trusted client (common/tls.h).
   Session(SessionHost& host, int fd, uint64_t conn, std::string peer,
           std::function<void(uint64_t conn)> on_gone, tls::Security sec = {});
-  ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
 
-  // Sends the greeting and starts reading. Call once, after construction.
-  void start();
-  // Says "-ERR [SYS/TEMP] Server shutting down" and closes once flushed.
-  void shutdown(const std::string& reason = "Server shutting down");
-  // posternctl who: this session as the worker sees it.
-  SessionReport report() const;
+  // Says "-ERR [SYS/TEMP] <reason>" and closes once flushed.
+  void shutdown(const std::string& reason) override;
 
   // Delay before answering a failed authentication (tests shorten it).
   void setAuthFailDelay(std::chrono::milliseconds d) { auth_fail_delay_ = d; }
   // Lease of the maildrop lock; renewed every third of it (tests shorten it).
   void setLockLease(std::chrono::milliseconds d) { lock_lease_ = d; }
-  // Mark retrieved messages \Seen at QUIT (default on, as Dovecot's
-  // pop3_no_flag_updates = no).
-  void setMarkSeen(bool on) { mark_seen_ = on; }
 
   // This many invalid commands in a row end the session.
   static constexpr int kMaxBadCommands = 20;
@@ -71,30 +60,34 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class State { kAuthorization, kTransaction, kUpdate };
+  // The POP3 settings of the logged-in user: pop3.expire, pop3.login_delay
+  // and pop3.mark_seen from the config, overridden by the user's own
+  // (stored, posternctl user set) at login.
+  struct Policy {
+    int32_t expire_days = -1;  // RFC 2449 EXPIRE; -1 = NEVER
+    uint32_t login_delay_s = 0;
+    bool mark_seen = true;  // \Seen for IMAP at QUIT (as Dovecot's pop3_no_flag_updates = no)
+  };
   struct Msg {
     uint32_t uid = 0;
     uint32_t size = 0;
     bool deleted = false;
-    bool retrieved = false;  // RETR sent it whole: \Seen at QUIT
+    bool retrieved = false;  // RETR sent it whole: \Seen and the retrieval time at QUIT
   };
 
-  void onEvents(uint32_t events);
-  // A read or write failed for good: logs TLS failures, closes.
-  void ioFailed(const std::string& what);
-  bool canRead() const;
-  // STARTTLS/STLS accepted: drop buffered input, handshake after the flush.
-  void beginStarttls();
-  void readInput();
-  void processInput();
-  void flush();
-  void updateInterest();
-  void send(std::string_view text);
-  void closeAfterFlush();
-  void closeNow(std::string_view why);
-  void armIdleTimer(std::chrono::milliseconds delay);
-  void onIdleTimer();
-  // Marks a store call finished and carries on with buffered input.
-  void done();
+  // LineSession hooks.
+  std::string greeting() override;
+  void onStart() override;
+  std::chrono::milliseconds idleTimeout() const override;
+  void idleTimedOut() override;
+  void onLine(const std::string& line) override;
+  void onLineTooLong() override;
+  void onOutputRoom(size_t pending) override;
+  void onClosing() override;
+  std::string stateName() const override;
+  std::string logUser() const override { return user_; }
+  std::string closeEvent() const override { return user_.empty() ? "disconnect" : "logout"; }
+  std::weak_ptr<Session> weakSelf() { return weakAs<Session>(); }
 
   void execute(const Command& cmd);
   // Answers an invalid command ("-ERR <reason>"); the kMaxBadCommands-th in
@@ -104,10 +97,30 @@ class Session : public std::enable_shared_from_this<Session> {
   void cmdAuth(const Command& cmd);
   // One line of an AUTH exchange (the client's answer to "+ ").
   void saslResponse(const std::string& line);
-  void saslPlain(const std::string& b64);
+  // The SASL exchange of AUTH (common/sasl; session_auth.cc).
+  sasl::Context saslContext() const;
+  sasl::Next saslNext();
+  void saslOutcome(sasl::Outcome o);
   // USER/PASS and AUTH PLAIN end here: password check, maildrop lock,
   // admission by the master, then openMailbox().
   void login(const std::string& user, const std::string& password);
+  // The credentials were right for `canonical`: the user's settings, the
+  // maildrop lock (lockMaildrop), admission by the master, expiry of old
+  // retrieved messages (expireRetrieved), then openMailbox().
+  void admit(const std::string& canonical);
+  void lockMaildrop(const std::string& canonical);
+  // RFC 2449 EXPIRE, before the snapshot: stored removes the messages first
+  // retrieved at least expire_days ago. A failure removes nothing and the
+  // login goes on.
+  void expireRetrieved();
+  // The server's pop3.* settings with the user's overrides applied
+  // (session_policy.cc).
+  Policy userPolicy(const StoreClient::UserSettings& overrides, const std::string& user) const;
+  // CAPA's EXPIRE and LOGIN-DELAY lines: after login the user's values;
+  // before it the server's, or the lowest any user has followed by USER
+  // when users' values differ (RFC 2449 sections 6.5, 6.7).
+  std::string policyCapa() const;
+  static std::string policyCapa(const Config& cfg, const StoreClient::SettingsSummary& summary);
   void authFailed(const std::string& user, const Error& e);
   void lockRefused(const std::string& user, const Error& e);
   void renewLock();
@@ -122,38 +135,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void cmdRset();
   void cmdQuit();
   void cmdCapa();
+  // Sends the capability list with `policy` (policyCapa()) in it.
+  void sendCapa(const std::string& policy);
   void cmdStls();
   // USER/PASS and AUTH PLAIN are accepted: over TLS, from trusted_networks,
   // or with auth.allow_plaintext (RFC 2595 section 2.3).
   bool plaintextAllowed() const;
-  bool starttlsOffered() const;
   void openMailbox();
   // The message with number n, or nullptr with *err set for "-ERR <err>".
   Msg* findMsg(uint32_t n, std::string* err);
   std::string uniqueId(const Msg& m) const;
 
   SessionHost& host_;
-  EventLoop& loop_;
-  int fd_;
-  uint64_t conn_;
-  std::string peer_;
-  tls::Security sec_;
-  tls::Stream sock_;
-  std::shared_ptr<tls::Context> starttls_ctx_;  // between the STARTTLS answer and the handshake
-  bool tls_logged_ = false;
-  bool reread_posted_ = false;
-  std::string sid_;
-  std::function<void(uint64_t)> on_gone_;
-
-  LineReader reader_{kMaxCommandLine};
-  std::string in_;
-  size_t in_off_ = 0;
-  std::string out_;
-  size_t out_off_ = 0;
-  uint32_t interest_ = 0;
-  bool busy_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
 
   State state_ = State::kAuthorization;
   std::string user_pending_;  // from USER
@@ -163,21 +156,17 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<Msg> msgs_;
   int bad_in_a_row_ = 0;
   bool sasl_pending_ = false;  // waiting for the answer to "+ "
+  std::shared_ptr<sasl::Exchange> sasl_;  // the AUTH exchange in progress
   std::string lock_owner_;     // non-empty while this session holds the maildrop lock
   std::string lock_user_;
   EventLoop::TimerId renew_timer_ = 0;
   std::chrono::milliseconds lock_lease_{60000};
-  bool mark_seen_ = true;
+  Policy settings_;
 
   std::shared_ptr<BodyStream> stream_;
   bool stream_paused_ = false;
-  EventLoop::TimerId idle_timer_ = 0;
   EventLoop::TimerId delay_timer_ = 0;
   std::chrono::milliseconds auth_fail_delay_{1000};
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_activity_;
-  uint64_t bytes_in_ = 0;
-  uint64_t bytes_out_ = 0;
 };
 
 }  // namespace postern::pop3d

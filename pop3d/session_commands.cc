@@ -96,21 +96,36 @@ void Session::bad(const std::string& reason) {
   send("-ERR " + reason + "\r\n");
 }
 
-// Exactly what is implemented (RFC 2449 section 6). EXPIRE NEVER holds
-// until retention is configurable; LOGIN-DELAY is pop3.login_delay,
-// enforced by the master for every pop3d process.
+// Exactly what is implemented (RFC 2449 section 6). EXPIRE and
+// LOGIN-DELAY come from policyCapa() (session_policy.cc): before login
+// they depend on every user's settings, so stored is asked first.
+void Session::cmdCapa() {
+  if (state_ != State::kAuthorization) return sendCapa(policyCapa());
+  busy_ = true;
+  std::weak_ptr<Session> weak = weakSelf();
+  host_.store().userSettingsSummary([weak](Result<StoreClient::SettingsSummary> r) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    // Without stored the server's own values are still true for most users.
+    self->sendCapa(policyCapa(self->host_.config(), r.ok() ? *r : StoreClient::SettingsSummary{}));
+    self->done();
+  });
+}
+
 // USER and SASL PLAIN only where a plaintext password is accepted; STLS
 // (RFC 2595 section 4) while TLS can still be started.
-void Session::cmdCapa() {
+void Session::sendCapa(const std::string& policy) {
   std::string capa = "+OK Capability list follows\r\nTOP\r\nUIDL\r\n";
-  if (plaintextAllowed()) capa += "USER\r\nSASL PLAIN\r\n";
+  if (plaintextAllowed()) capa += "USER\r\n";
+  std::string mechs;
+  for (const auto& m : sasl::advertised(saslContext())) mechs += (mechs.empty() ? "" : " ") + m;
+  capa += "SASL " + mechs + "\r\n";  // RFC 5034 section 3
   if (state_ == State::kAuthorization && starttlsOffered()) capa += "STLS\r\n";
   capa +=
       "RESP-CODES\r\n"
       "PIPELINING\r\n"
-      "AUTH-RESP-CODE\r\n"
-      "EXPIRE NEVER\r\n"
-      "LOGIN-DELAY " + std::to_string(host_.config().pop3_login_delay_s) + "\r\n"
+      "AUTH-RESP-CODE\r\n" +
+      policy +
       "IMPLEMENTATION Postern\r\n"
       ".\r\n";
   send(capa);
@@ -127,12 +142,13 @@ void Session::cmdStls() {
     send("-ERR STLS is not available on this connection\r\n");
     return;
   }
+  user_pending_.clear();
   beginStarttls();
   send("+OK Begin TLS negotiation\r\n");
 }
 
 void Session::openMailbox() {
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   host_.store().selectMailbox(user_, "INBOX", [weak](Result<SelectedMailbox> r) {
     auto self = weak.lock();
     if (!self || self->closed_) return;
@@ -158,6 +174,7 @@ void Session::openMailbox() {
       total += m.size;
     }
     self->state_ = State::kTransaction;
+    self->authenticated();  // the pre-authentication timer stops
     self->renewLock();
     log::info("login", {{"proc", "pop3d"},
                         {"session", self->sid_},
@@ -236,7 +253,7 @@ void Session::cmdRetr(const Command& cmd, bool top) {
   uint32_t lines = cmd.lines;
   size_t index = cmd.msg - 1;
   auto answered = std::make_shared<bool>(false);
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   auto on_body = [weak, top, lines, index, answered](uint32_t, Result<std::string> body) {
     auto self = weak.lock();
     if (!self || self->closed_ || self->closing_) return true;
@@ -263,7 +280,7 @@ void Session::cmdRetr(const Command& cmd, bool top) {
     if (!top) self->msgs_[index].retrieved = true;
     self->flush();
     if (self->closed_) return true;
-    if (self->out_.size() - self->out_off_ > kOutHigh) {
+    if (self->pendingOutput() > kOutHigh) {
       self->stream_paused_ = true;
       return false;
     }
@@ -317,15 +334,19 @@ void Session::cmdQuit() {
 }
 
 void Session::update() {
-  std::vector<uint32_t> seen, dele;
+  std::vector<uint32_t> seen, retrieved, dele;
+  // RFC 2449 EXPIRE 0: the client may not leave mail on the server, so what
+  // it retrieved goes with what it deleted.
+  bool keep_none = settings_.expire_days == 0;
   for (const auto& m : msgs_) {
-    if (m.deleted) {
+    if (m.deleted || (m.retrieved && keep_none)) {
       dele.push_back(m.uid);
-    } else if (m.retrieved && mark_seen_ && host_.config().pop3_mark_seen) {
-      seen.push_back(m.uid);
+    } else if (m.retrieved) {
+      retrieved.push_back(m.uid);
+      if (settings_.mark_seen) seen.push_back(m.uid);
     }
   }
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   // One expunge call for every DELE'd message: stored applies it in one
   // transaction, so either all are gone or none. Uids another session
   // expunged meanwhile are skipped by stored; the reply counts the rest.
@@ -347,7 +368,25 @@ void Session::update() {
           s->signOff("+OK Postern POP3 signing off (" + std::to_string(r->size()) + " messages deleted)\r\n");
         });
   };
-  if (seen.empty()) return expunge();
+  // The first retrieval time of each message kept, which EXPIRE counts
+  // from (whatever pop3.expire is now: a later policy applies to it too).
+  // Recorded only here: a session that never reaches UPDATE records none.
+  auto stamp = [weak, expunge, retrieved = std::move(retrieved)] {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    if (retrieved.empty()) return expunge();
+    self->host_.store().markRetrieved(self->user_, self->mailbox_id_, retrieved, [weak, expunge](Error e) {
+      auto s = weak.lock();
+      if (!s || s->closed_) return;
+      if (!e.ok()) {
+        // Not fatal: an unstamped message is only kept longer.
+        log::warn("cannot record retrieval times",
+                  {{"proc", "pop3d"}, {"session", s->sid_}, {"user", s->user_}, {"error", e.message}});
+      }
+      expunge();
+    });
+  };
+  if (seen.empty()) return stamp();
   // \Seen for IMAP, set only now (as Dovecot does): a session that never
   // reaches UPDATE changes nothing. Unknown (expunged) uids are ignored.
   StoreFlagsArgs args;
@@ -356,7 +395,7 @@ void Session::update() {
   args.uids = std::move(seen);
   args.op = FlagOp::kAdd;
   args.flags = flag::kSeen;
-  host_.store().storeFlags(std::move(args), [weak, expunge](Result<StoreFlagsResult> r) {
+  host_.store().storeFlags(std::move(args), [weak, stamp](Result<StoreFlagsResult> r) {
     auto self = weak.lock();
     if (!self || self->closed_) return;
     if (!r.ok()) {
@@ -364,7 +403,7 @@ void Session::update() {
           "cannot mark retrieved messages seen",
           {{"proc", "pop3d"}, {"session", self->sid_}, {"user", self->user_}, {"error", r.error().message}});
     }
-    expunge();
+    stamp();
   });
 }
 
@@ -375,7 +414,7 @@ void Session::signOff(const std::string& text) {
   renew_timer_ = 0;
   std::string owner = std::move(lock_owner_);
   lock_owner_.clear();
-  std::weak_ptr<Session> weak = weak_from_this();
+  std::weak_ptr<Session> weak = weakSelf();
   auto finish = [weak, text](Error) {
     auto self = weak.lock();
     if (!self || self->closed_) return;

@@ -6,7 +6,7 @@
 // order is numeric order and a prefix scan walks one user's mailboxes or one
 // mailbox's messages in ascending id/uid order.
 //
-//   db "meta"       key: ASCII counter name (kMeta*)      value: be64
+//   db "meta"       key: ASCII counter name (kMeta*)      value: be64 (kMetaScramSecret: 32 bytes)
 //   db "users"      key: canonical user name (lower-case) value: records.User (protobuf)
 //   db "mailboxes"  key: be32 user id + mailbox name      value: records.Mailbox (protobuf)
 //   db "mbox_ids"   key: be32 mailbox id                  value: be32 user id + mailbox name
@@ -47,6 +47,9 @@ inline constexpr std::string_view kMetaNextUserId = "next_user_id";
 inline constexpr std::string_view kMetaNextMailboxId = "next_mailbox_id";
 inline constexpr std::string_view kMetaNextBodyId = "next_body_id";
 inline constexpr std::string_view kMetaLastUidValidity = "last_uidvalidity";
+// Not a counter: 32 random bytes, made once, from which stored derives the
+// SCRAM keys it shows for unknown users (stored/password.h, fakeScramRecord).
+inline constexpr std::string_view kMetaScramSecret = "scram_fake_secret";
 inline constexpr uint64_t kFormatVersion = 1;
 
 inline constexpr uint8_t kBodyVersion = 1;

@@ -102,9 +102,7 @@ int main(int argc, char** argv) {
     std::cerr << "postern-stored: " << cfg.error().message << "\n";
     return 2;
   }
-  bool level_ok = true;
-  log::Level level = log::parseLevel(cfg->log_level, &level_ok);
-  log::init(name, cfg->log_target == "syslog", level_ok ? level : log::Level::kInfo);
+  initLogging(cfg.value(), name);
   log::info("starting", {{"config", cfg->source}, {"data_dir", cfg->data_dir}});
   if (sigfd < 0) {
     log::error("signalfd failed", {{"error", strerror(errno)}});

@@ -219,51 +219,7 @@ void StoreEngine::writerLoop() {
 
 // ---- users --------------------------------------------------------------
 
-namespace {
-// A valid hash of a random password: unknown users cost as much as known ones.
-const std::string& dummyHash() {
-  static const std::string h = [] {
-    auto r = hashPassword("postern-no-such-user");
-    return r.ok() ? *r : std::string();
-  }();
-  return h;
-}
-}  // namespace
-
-Result<std::string> StoreEngine::authenticate(const std::string& user, const std::string& password) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) {
-    verifyPassword(password, dummyHash());
-    return Error{ErrorCode::kAuthFailed, "bad user name"};
-  }
-  std::string hash;
-  {
-    Reader rd(this);
-    if (!rd.error().ok()) return rd.error();
-    auto u = loadUser(rd.txn(), rd.dbs(), *name);
-    if (!u.ok() && u.error().code != ErrorCode::kNotFound) return u.error();
-    if (u.ok()) hash = u->password();
-  }  // no read txn held during the slow hash
-  if (hash.empty()) {
-    verifyPassword(password, dummyHash());
-    return Error{ErrorCode::kAuthFailed, "unknown user " + *name};
-  }
-  if (!verifyPassword(password, hash)) return Error{ErrorCode::kAuthFailed, "wrong password for " + *name};
-  return *name;
-}
-
-Result<std::string> StoreEngine::authenticate(const std::string& user, const std::string& password,
-                                              const std::string& protocol) {
-  auto r = authenticate(user, password);
-  if (!r.ok() || protocol.empty()) return r;
-  Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *r);
-  if (!u.ok()) return u.error();
-  for (const auto& p : u->denied_protocols())
-    if (p == protocol) return Error{ErrorCode::kDenied, protocol + " access is disabled for " + *r};
-  return r;
-}
+// authenticate, addUser, setPassword, scramSecrets, importPasswd: store_auth.cc.
 
 Error StoreEngine::setProtocolAccess(const std::string& user, const std::string& protocol, bool allowed) {
   if (protocol != "imap" && protocol != "pop3")
@@ -282,42 +238,12 @@ Error StoreEngine::setProtocolAccess(const std::string& user, const std::string&
   });
 }
 
-Error StoreEngine::addUser(const std::string& user, const std::string& password) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
-  auto hash = hashPassword(password);  // before queueing: never on the writer
-  if (!hash.ok()) return hash.error();
-  const Dbs& d = *dbs_;
-  return runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
-    std::string_view v;
-    auto found = getRaw(t, d.users, *name, &v);
-    if (!found.ok()) return found.error();
-    if (*found) return Error{ErrorCode::kExists, "user exists: " + *name};
-    auto id = nextCounter(t, d, keys::kMetaNextUserId);
-    if (!id.ok()) return id.error();
-    rec::User u;
-    u.set_id(uint32_t(*id));
-    u.set_name(*name);
-    u.set_password(*hash);
-    if (auto e = putRec(t, d.users, *name, u); !e.ok()) return e;
-    auto inbox = createMailboxRec(t, d, u.id(), "INBOX");
-    if (!inbox.ok()) return inbox.error();
-    rec::Mailbox mb = *inbox;
-    mb.set_subscribed(true);
-    if (auto e = saveMailbox(t, d, mb); !e.ok()) return e;
-    Change c;
-    c.kind = Change::kMailbox;
-    c.user = *name;
-    c.mailbox_id = mb.id();
-    changes->push_back(std::move(c));
-    return {};
-  });
-}
-
 Error StoreEngine::deleteUser(const std::string& user) {
   auto name = canonicalUser(user);
   if (!name.ok()) return name.error();
   const Dbs& d = *dbs_;
+  // Once committed (on return), the user's settings leave userSettingsSummary().
+  struct BumpAfter { std::atomic<uint64_t>& gen; ~BumpAfter() { ++gen; } } bump{settings_gen_};
   return runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
     auto u = loadUser(t, d, *name);
     if (!u.ok()) return u.error();
@@ -359,20 +285,6 @@ Error StoreEngine::deleteUser(const std::string& user) {
   });
 }
 
-Error StoreEngine::setPassword(const std::string& user, const std::string& password) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
-  auto hash = hashPassword(password);
-  if (!hash.ok()) return hash.error();
-  const Dbs& d = *dbs_;
-  return runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
-    auto u = loadUser(t, d, *name);
-    if (!u.ok()) return u.error();
-    u->set_password(*hash);
-    return putRec(t, d.users, *name, *u);
-  });
-}
-
 Result<std::vector<bool>> StoreEngine::usersExist(const std::vector<std::string>& users) {
   Reader rd(this);
   if (!rd.error().ok()) return rd.error();
@@ -404,6 +316,9 @@ Result<std::vector<UserSummary>> StoreEngine::listUsers() {
     rec::User u;
     if (!u.ParseFromArray(v.mv_data, int(v.mv_size))) continue;  // logged below as corrupt count
     out.push_back(UserSummary{u.name(), u.id(), 0, 0, {u.denied_protocols().begin(), u.denied_protocols().end()}});
+    out.back().password_scheme = std::string(schemeName(schemeOf(u.password())));
+    if (u.has_scram_sha1()) out.back().scram.emplace_back("SCRAM-SHA-1");
+    if (u.has_scram_sha256()) out.back().scram.emplace_back("SCRAM-SHA-256");
   }
   mdb_cursor_close(c);
   // Totals come from the per-mailbox counters (no message scan).

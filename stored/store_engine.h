@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -51,6 +52,16 @@ struct UserSummary {
   uint64_t messages = 0;
   uint64_t bytes = 0;
   std::vector<std::string> denied_protocols;
+  std::string password_scheme = {};    // "SCRYPT", "SHA512-CRYPT", ... (password.h); never the hash
+  std::vector<std::string> scram = {};  // "SCRAM-SHA-1", "SCRAM-SHA-256": keys present
+};
+
+// One line of a Dovecot passwd-file import (importPasswd).
+struct ImportLineResult {
+  uint32_t line = 0;
+  std::string user;
+  bool imported = false;
+  std::string detail;  // imported: the scheme; skipped: why (never the hash)
 };
 
 struct ExpungeResult {
@@ -83,6 +94,22 @@ class StoreEngine {
   Error addUser(const std::string& user, const std::string& password);
   Error deleteUser(const std::string& user);
   Error setPassword(const std::string& user, const std::string& password);
+  // SCRAM keys of `user` for "SCRAM-SHA-1" / "SCRAM-SHA-256", with `denied`
+  // set when `protocol` is disabled for the user. Unknown users, and users
+  // without keys for this mechanism (legacy hash: logged), get stable
+  // made-up keys, indistinguishable from real ones (kBadArgs only for an
+  // unknown mechanism). Cheap: no hashing.
+  Result<ScramSecrets> scramSecrets(const std::string& user, const std::string& mechanism,
+                                    const std::string& protocol);
+  // Imports Dovecot passwd-file lines ("user:{SCHEME}hash[:...]"); blank
+  // lines and '#' comments are ignored, every other line gets a result,
+  // numbered from `first_line`. New users are created (with INBOX); an
+  // existing user is skipped unless `replace`, which sets the password.
+  // {PLAIN} is hashed natively at once; other schemes are kept and upgraded
+  // at the user's next successful login. One transaction; kUnavailable etc.
+  // only when the store itself fails.
+  Result<std::vector<ImportLineResult>> importPasswd(const std::vector<std::string>& lines, uint32_t first_line,
+                                                     bool replace);
   Result<std::vector<bool>> usersExist(const std::vector<std::string>& users);
   Result<std::vector<UserSummary>> listUsers();
   Result<bool> hasUsers();
@@ -146,6 +173,31 @@ class StoreEngine {
   Result<CopyResult> copy(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                           const std::string& destination, bool move);
 
+  // ---- per-user settings and POP3 retention (store_pop3.cc) ----
+  // The config keys a user may override, in order.
+  static const std::vector<std::string>& userSettingKeys();
+  // The user's overrides (key -> value as in the config file). kNotFound.
+  Result<std::map<std::string, std::string>> userSettings(const std::string& user);
+  // Sets `key` for `user` (validated like the config file), or removes the
+  // override when `value` is empty. kBadArgs for another key or a bad value.
+  Error setUserSetting(const std::string& user, const std::string& key, const std::string& value);
+  // For every key some user has set, the distinct values (sorted). Cached
+  // between changes: cheap enough for every CAPA before a POP3 login.
+  Result<std::map<std::string, std::vector<std::string>>> userSettingsSummary();
+  // Stamps each of `uids` not stamped yet with retentionNow(): its first
+  // POP3 retrieval. Unknown uids are skipped; nothing is published.
+  Error markRetrieved(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids);
+  // Expunges from `mailbox` (empty = INBOX) the messages stamped at least
+  // max_age_s seconds before retentionNow() (0: every stamped one), as
+  // expunge() does; a message never stamped is never touched.
+  Result<ExpungeResult> expireRetrieved(const std::string& user, const std::string& mailbox, int64_t max_age_s);
+  // The stamp of one message (0: none), for tests and tools. kNotFound.
+  Result<int64_t> retrievedAt(const std::string& user, uint32_t mailbox_id, uint32_t uid);
+  // The retention clock: wall clock (unix seconds) + an offset that tests
+  // set (posternctl debug clock-offset); the offset is not persisted.
+  int64_t retentionNow() const;
+  void setClockOffset(int64_t seconds) { clock_offset_ = seconds; }
+
   ChangeHub& changes() { return *hub_; }
   uint64_t commitCount() const { return commits_.load(); }
   uint64_t writeCount() const { return writes_.load(); }
@@ -159,6 +211,13 @@ class StoreEngine {
 
   explicit StoreEngine(const EngineOptions& opts);
   Error init();
+  // After a successful login with `password`: rewrites a legacy hash (or a
+  // native one missing its SCRAM keys) as native hash + SCRAM keys, unless the
+  // password changed meanwhile (store_auth.cc).
+  void upgradePassword(const std::string& name, const std::string& password, const std::string& old_hash);
+  // The secret behind the made-up SCRAM keys (meta kMetaScramSecret), created
+  // on first use.
+  Result<std::string> scramSecret();
   Error runWrite(WriteFn fn);
   void writerLoop();
 
@@ -177,6 +236,15 @@ class StoreEngine {
   std::atomic<uint64_t> writes_{0};
   std::mutex close_mu_;
   std::shared_mutex env_mu_;  // shared by readers, exclusive for close
+  std::atomic<int64_t> clock_offset_{0};
+  // userSettingsSummary() cache; settings_gen_ moves at every settings change
+  // or user deletion.
+  std::atomic<uint64_t> settings_gen_{1};
+  std::mutex summary_mu_;
+  uint64_t summary_gen_ = 0;
+  std::map<std::string, std::vector<std::string>> summary_;
+  std::mutex secret_mu_;
+  std::string scram_secret_;  // cached kMetaScramSecret
 };
 
 // Canonical user name, or kBadArgs.

@@ -358,6 +358,7 @@ Result<CopyResult> StoreEngine::copy(const std::string& user, uint32_t mailbox_i
     std::vector<Change> added;
     for (auto& [uid, m] : msgs) {
       rec::Message n = m;
+      n.clear_pop3_retrieved();  // a new uid: POP3 has not retrieved this message
       auto fl = same ? Result<uint64_t>(m.flags()) : remapKeywords(m.flags(), *src, target, &grew);
       if (!fl.ok()) return fl.error();
       n.set_flags(*fl);

@@ -163,8 +163,45 @@ grpc::Status StoreService::ListUsers(Ctx*, const pb::ListUsersRequest*, pb::List
       o->set_messages(u.messages);
       o->set_bytes(u.bytes);
       for (const auto& p : u.denied_protocols) o->add_denied_protocols(p);
+      o->set_password_scheme(u.password_scheme);
+      for (const auto& m : u.scram) o->add_scram(m);
     }
   setError(resp->mutable_error(), logged("list-users", "", r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ScramSecrets(Ctx*, const pb::ScramSecretsRequest* req, pb::ScramSecretsResponse* resp) {
+  auto r = engine_->scramSecrets(req->user(), req->mechanism(), req->protocol());
+  if (r.ok()) {
+    resp->set_user(r->user);
+    resp->set_salt(r->salt);
+    resp->set_iterations(r->iterations);
+    resp->set_stored_key(r->stored_key);
+    resp->set_server_key(r->server_key);
+    resp->set_denied(r->denied);
+  }
+  setError(resp->mutable_error(), logged("scram-secrets", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ImportPasswd(Ctx*, const pb::ImportPasswdRequest* req, pb::ImportPasswdResponse* resp) {
+  if (req->lines_size() > 10000) {
+    setError(resp->mutable_error(), Error{ErrorCode::kTooBig, "at most 10000 lines per call"});
+    return grpc::Status::OK;
+  }
+  auto r = engine_->importPasswd({req->lines().begin(), req->lines().end()}, req->first_line(), req->replace());
+  if (r.ok()) {
+    for (const auto& l : *r) {
+      auto* o = resp->add_results();
+      o->set_line(l.line);
+      o->set_user(l.user);
+      o->set_imported(l.imported);
+      o->set_detail(l.detail);
+      if (l.imported) log::info("user imported", {{"user", l.user}, {"line", std::to_string(l.line)}, {"detail", l.detail}});
+      else log::info("import line skipped", {{"user", l.user}, {"line", std::to_string(l.line)}, {"reason", l.detail}});
+    }
+  }
+  setError(resp->mutable_error(), logged("import-passwd", "", r.error()));
   return grpc::Status::OK;
 }
 
@@ -382,6 +419,62 @@ grpc::Status StoreService::ReleaseLocks(Ctx*, const pb::ReleaseLocksRequest* req
   uint32_t n = locks_.releaseOwners(req->owner_prefix(), req->keep_prefix());
   if (n > 0) log::info("released stale locks", {{"owner", req->owner_prefix()}, {"locks", std::to_string(n)}});
   resp->set_released(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::UserSettings(Ctx*, const pb::UserSettingsRequest* req, pb::UserSettingsResponse* resp) {
+  auto r = engine_->userSettings(req->user());
+  if (r.ok())
+    for (const auto& [k, v] : *r) (*resp->mutable_settings())[k] = v;
+  for (const auto& k : StoreEngine::userSettingKeys()) resp->add_keys(k);
+  setError(resp->mutable_error(), logged("user-settings", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::SetUserSetting(Ctx*, const pb::SetUserSettingRequest* req, pb::SimpleResponse* resp) {
+  Error e = engine_->setUserSetting(req->user(), req->key(), req->value());
+  if (e.ok())
+    log::info("user setting changed",
+              {{"user", req->user()}, {"key", req->key()}, {"value", req->value().empty() ? "(server)" : req->value()}});
+  setError(resp->mutable_error(), logged("set-user-setting", req->user(), e));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::UserSettingsSummary(Ctx*, const pb::UserSettingsSummaryRequest*,
+                                               pb::UserSettingsSummaryResponse* resp) {
+  auto r = engine_->userSettingsSummary();
+  if (r.ok())
+    for (const auto& [k, values] : *r)
+      for (const auto& v : values) (*resp->mutable_keys())[k].add_values(v);
+  setError(resp->mutable_error(), logged("user-settings-summary", "", r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::MarkRetrieved(Ctx*, const pb::MarkRetrievedRequest* req, pb::SimpleResponse* resp) {
+  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
+  setError(resp->mutable_error(),
+           logged("mark-retrieved", req->user(), engine_->markRetrieved(req->user(), req->mailbox_id(), uids)));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ExpireRetrieved(Ctx*, const pb::ExpireRetrievedRequest* req, pb::ExpungeResponse* resp) {
+  auto r = engine_->expireRetrieved(req->user(), req->mailbox(), req->max_age_seconds());
+  if (r.ok()) {
+    for (uint32_t u : r->expunged) resp->add_expunged(u);
+    resp->set_modseq(r->modseq);
+    if (!r->expunged.empty())
+      log::info("expired retrieved messages",
+                {{"user", req->user()}, {"messages", std::to_string(r->expunged.size())},
+                 {"max_age_s", std::to_string(req->max_age_seconds())}});
+  }
+  setError(resp->mutable_error(), logged("expire-retrieved", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::SetClockOffset(Ctx*, const pb::SetClockOffsetRequest* req, pb::SimpleResponse* resp) {
+  engine_->setClockOffset(req->offset_seconds());
+  log::warn("retention clock offset set (testing)", {{"offset_s", std::to_string(req->offset_seconds())}});
+  setError(resp->mutable_error(), Error::none());
   return grpc::Status::OK;
 }
 

@@ -34,6 +34,8 @@ class StoreService final : public pb::Store::Service {
   grpc::Status ClaimRecent(Ctx*, const pb::ClaimRecentRequest*, pb::ClaimRecentResponse*) override;
   grpc::Status UserExists(Ctx*, const pb::UserExistsRequest*, pb::UserExistsResponse*) override;
   grpc::Status ListUsers(Ctx*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
+  grpc::Status ScramSecrets(Ctx*, const pb::ScramSecretsRequest*, pb::ScramSecretsResponse*) override;
+  grpc::Status ImportPasswd(Ctx*, const pb::ImportPasswdRequest*, pb::ImportPasswdResponse*) override;
   grpc::Status ListMailboxes(Ctx*, const pb::ListMailboxesRequest*, pb::ListMailboxesResponse*) override;
   grpc::Status GetMailbox(Ctx*, const pb::MailboxRequest*, pb::GetMailboxResponse*) override;
   grpc::Status CreateMailbox(Ctx*, const pb::MailboxRequest*, pb::SimpleResponse*) override;
@@ -52,6 +54,14 @@ class StoreService final : public pb::Store::Service {
   grpc::Status AcquireLock(Ctx*, const pb::AcquireLockRequest*, pb::SimpleResponse*) override;
   grpc::Status ReleaseLock(Ctx*, const pb::ReleaseLockRequest*, pb::SimpleResponse*) override;
   grpc::Status ReleaseLocks(Ctx*, const pb::ReleaseLocksRequest*, pb::ReleaseLocksResponse*) override;
+  // Per-user settings and POP3 retention (engine: store_pop3.cc).
+  grpc::Status UserSettings(Ctx*, const pb::UserSettingsRequest*, pb::UserSettingsResponse*) override;
+  grpc::Status SetUserSetting(Ctx*, const pb::SetUserSettingRequest*, pb::SimpleResponse*) override;
+  grpc::Status UserSettingsSummary(Ctx*, const pb::UserSettingsSummaryRequest*,
+                                   pb::UserSettingsSummaryResponse*) override;
+  grpc::Status MarkRetrieved(Ctx*, const pb::MarkRetrievedRequest*, pb::SimpleResponse*) override;
+  grpc::Status ExpireRetrieved(Ctx*, const pb::ExpireRetrievedRequest*, pb::ExpungeResponse*) override;
+  grpc::Status SetClockOffset(Ctx*, const pb::SetClockOffsetRequest*, pb::SimpleResponse*) override;
 
  private:
   StoreEngine* engine_;

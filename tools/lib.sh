@@ -12,14 +12,21 @@ POSTERN_BUILD_LOCK=${POSTERN_BUILD_LOCK:-/tmp/postern-build.lock}
 
 # Everything the build and the tests use, all from Debian 12. cmake is here
 # because meson finds POCO through its CMake package files; scdoc builds the
-# man pages (the build skips them without it).
+# man pages (the build skips them without it). debhelper, dpkg-dev and systemd
+# (sysusers, systemd-analyze, the unit directory) build and test the .deb;
+# clang and its runtime build the sanitizer and libFuzzer stage (tools/test).
+# libcrypt-dev and libargon2-dev verify imported Dovecot password hashes;
+# whois (mkpasswd) and argon2 make such hashes in tests/integration/test_sasl.py.
 POSTERN_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
-  libpoco-dev libssl-dev liblmdb-dev
+  libpoco-dev libssl-dev liblmdb-dev libcrypt-dev libargon2-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   doctest-dev zlib1g-dev libpython3.11-testsuite
   fetchmail getmail6 curl isync offlineimap3 openssl
   scdoc
+  debhelper dpkg-dev systemd
+  whois argon2
+  clang-14 libclang-rt-14-dev
 )
 
 postern_say() { printf '==> %s\n' "$*" >&2; }
@@ -80,4 +87,20 @@ postern_build() {
   fi
   postern_say "building"
   postern_locked ninja -C "$POSTERN_BUILD" "$@"
+}
+
+# The sanitizer build (build-asan/): clang, ASan + UBSan, and the libFuzzer
+# targets registered as fuzz-run-* tests running POSTERN_FUZZ_SECONDS each.
+POSTERN_ASAN_BUILD="$POSTERN_ROOT/build-asan"
+postern_build_asan() {
+  if [[ ! -f $POSTERN_ASAN_BUILD/meson-private/coredata.dat ]]; then
+    postern_say "configuring $POSTERN_ASAN_BUILD (clang, ASan + UBSan, libFuzzer)"
+    CC=clang-14 CXX=clang++-14 postern_locked meson setup "$POSTERN_ASAN_BUILD" "$POSTERN_ROOT" \
+      -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false \
+      -Dwerror=false -Dfuzz_seconds="${POSTERN_FUZZ_SECONDS:-60}" || return 1
+  else
+    postern_locked meson configure "$POSTERN_ASAN_BUILD" -Dfuzz_seconds="${POSTERN_FUZZ_SECONDS:-60}" || return 1
+  fi
+  postern_say "building $POSTERN_ASAN_BUILD"
+  postern_locked ninja -C "$POSTERN_ASAN_BUILD"
 }

@@ -161,8 +161,10 @@ Part parseEntity(Ctx& c, size_t start, int depth, bool inDigest, bool isMessage,
     if (line[0] == '-' && !c.stack.empty()) {
       int level = matchBoundary(c, line);
       if (level >= 0) {
-        headerEnd = pos;
+        // The line end before the boundary belongs to the boundary, as for
+        // a body (so the part stays inside its parent's body).
         stop = {pos, level};
+        headerEnd = bodyEndBefore(c, stop, start);
         endedByBoundary = true;
         break;
       }
@@ -236,7 +238,13 @@ Part parseEntity(Ctx& c, size_t start, int depth, bool inDigest, bool isMessage,
   } else {
     stop = scan(c, bodyStart);
   }
-  p.body = {bodyStart, std::max(bodyStart, bodyEndBefore(c, stop, bodyStart))};
+  size_t end = std::max(bodyStart, bodyEndBefore(c, stop, bodyStart));
+  // A last child that is empty and starts right at the stopping boundary
+  // (a delimiter line directly followed by an outer boundary) ends after
+  // the line end bodyEndBefore() gave to the boundary: the body still
+  // encloses it.
+  if (!p.children.empty()) end = std::max<size_t>(end, p.children.back().body.end);
+  p.body = {bodyStart, end};
   countBody(msg.substr(p.body.start, p.body.size()), p);
   return p;
 }

@@ -1,4 +1,5 @@
 // APPEND (RFC 3501 6.3.11) with APPENDUID (RFC 4315).
+#include "announce.h"
 #include "command.h"
 #include "message.h"
 #include "types.h"
@@ -11,7 +12,9 @@ void cmdAppend(CommandContext& ctx) {
   auto name = ctx.mailbox(0);
   if (a.size() < 2 || a.size() > 4 || !name) return ctx.bad("APPEND needs a mailbox and a message");
   const imap::Arg& msg = a.back();
-  if (!msg.isString()) return ctx.bad("APPEND message must be a literal");
+  // append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal:
+  // the message is always a literal, never a quoted string.
+  if (msg.type != imap::Arg::kLiteral) return ctx.bad("APPEND message must be a literal");
   AppendArgs args;
   args.user = ctx.session().user();
   args.mailbox = *name;
@@ -37,12 +40,14 @@ void cmdAppend(CommandContext& ctx) {
     return ctx.no("[TOOBIG] Message too large");
   args.body = normalizeCrlf(msg.value);
   auto self = ctx.self();
-  ctx.store().append(std::move(args), [self](Result<AppendResult> r) {
+  ctx.store().append(std::move(args), [self, target = *name](Result<AppendResult> r) {
     if (!r.ok()) {
       if (r.error().code == ErrorCode::kNotFound) return self->no("[TRYCREATE] Mailbox does not exist");
       return self->fail(r.error(), "APPEND");
     }
-    self->ok("[APPENDUID " + std::to_string(r->uidvalidity) + " " + std::to_string(r->uid) + "] APPEND completed");
+    std::string text = "[APPENDUID " + std::to_string(r->uidvalidity) + " " + std::to_string(r->uid) +
+                       "] APPEND completed";
+    whenAnnounced(self, target, r->uidvalidity, r->uid, [self, text] { self->ok(text); });
   });
 }
 

@@ -1,40 +1,53 @@
-// AUTHENTICATE PLAIN (RFC 3501 6.2.2, RFC 4616), with SASL-IR (RFC 4959).
-#include <Poco/Base64Decoder.h>
-
-#include <sstream>
+// AUTHENTICATE (RFC 3501 6.2.2) with SASL-IR (RFC 4959): every mechanism
+// of common/sasl. Challenges go out as "+ <base64>"; the client's next
+// line answers; "*" cancels (BAD). SCRAM's final "v=" goes out as one
+// more challenge, answered by an empty line (RFC 3501 has no room for
+// additional data in the tagged OK).
+#include <optional>
 
 #include "auth.h"
 #include "command.h"
-#include "types.h"
+#include "log.h"
+#include "sasl/base64.h"
+#include "sasl/exchange.h"
+#include "sasl/store_lookup.h"
 
 namespace postern::imapd {
 namespace {
 
-bool decodeBase64(const std::string& in, std::string* out) {
-  for (char c : in)
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return false;
-  try {
-    std::istringstream is(in);
-    Poco::Base64Decoder dec(is);
-    std::string s((std::istreambuf_iterator<char>(dec)), std::istreambuf_iterator<char>());
-    *out = s;
-    return true;
-  } catch (...) {
-    return false;
+void onOutcome(const std::shared_ptr<CommandContext>& ctx, const std::shared_ptr<sasl::Exchange>& ex,
+               sasl::Outcome o) {
+  Session& s = ctx->session();
+  if (s.closed()) return ctx->no("closed");
+  std::string mech(ex->mechanism());
+  using Kind = sasl::Outcome::Kind;
+  switch (o.kind) {
+    case Kind::kChallenge:
+      ctx->write("+ " + sasl::encodeBase64(o.data) + "\r\n");
+      s.readRawLine([ctx, ex](std::string line) {
+        ex->respond(line, [ctx, ex](sasl::Outcome next) { onOutcome(ctx, ex, std::move(next)); });
+      });
+      return;
+    case Kind::kSuccess:
+      return admitLogin(ctx, o.user, mech);
+    case Kind::kFailed:
+      return loginFailed(ctx, o.user, mech, o.why);
+    case Kind::kAuthzFailed:
+      log::info("login failed",
+                {{"session", s.id()}, {"user", o.user}, {"ip", s.peer()}, {"mech", mech}, {"reason", o.why}});
+      return ctx->no("[AUTHORIZATIONFAILED] Acting as another user is not allowed");
+    case Kind::kMalformed:
+      log::info("bad AUTHENTICATE exchange",
+                {{"session", s.id()}, {"ip", s.peer()}, {"mech", mech}, {"reason", o.why}});
+      return ctx->bad(o.why == "invalid base64" ? "Invalid base64 in AUTHENTICATE response"
+                                                : "Invalid AUTHENTICATE response");
+    case Kind::kCancelled:
+      return ctx->bad("AUTHENTICATE cancelled");
+    case Kind::kError:
+      if (o.error.code != ErrorCode::kDenied)
+        log::warn("login: store error", {{"session", s.id()}, {"user", o.user}, {"error", o.error.message}});
+      return ctx->fail(o.error, "Login");
   }
-}
-
-void finishPlain(std::shared_ptr<CommandContext> ctx, const std::string& b64) {
-  if (b64 == "*") return ctx->bad("AUTHENTICATE cancelled");
-  std::string raw;
-  if (!decodeBase64(b64, &raw)) return ctx->bad("Invalid base64 in AUTHENTICATE response");
-  // authzid NUL authcid NUL passwd
-  size_t a = raw.find('\0');
-  size_t b = a == std::string::npos ? a : raw.find('\0', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return ctx->bad("Malformed PLAIN response");
-  std::string authz = raw.substr(0, a), user = raw.substr(a + 1, b - a - 1), pass = raw.substr(b + 1);
-  if (!authz.empty() && authz != user) return ctx->no("[AUTHORIZATIONFAILED] Acting as another user is not allowed");
-  authenticateAndLogin(ctx, user, pass);
 }
 
 }  // namespace
@@ -42,17 +55,24 @@ void finishPlain(std::shared_ptr<CommandContext> ctx, const std::string& b64) {
 void cmdAuthenticate(CommandContext& ctx) {
   auto mech = ctx.astring(0);
   if (!mech || ctx.args().size() > 2) return ctx.bad("AUTHENTICATE needs a mechanism");
-  if (!imap::iequals(*mech, "PLAIN")) return ctx.no("[CANNOT] Unsupported authentication mechanism");
-  // Before asking for the response, so no password is sent in the clear.
-  if (refusePlaintext(ctx)) return;
-  if (ctx.args().size() == 2) {
-    auto ir = ctx.astring(1);
-    if (!ir) return ctx.bad("Invalid initial response");
-    return finishPlain(ctx.self(), *ir == "=" ? "" : *ir);
+  Session& s = ctx.session();
+  auto lookup = std::make_shared<sasl::StoreLookup>(s.store(), "imap");
+  auto m = sasl::create(*mech, saslContext(s), lookup);
+  if (!m.ok()) {
+    // PLAIN / LOGIN before TLS: refused before any challenge, so no
+    // password is sent in the clear.
+    if (m.error().code == ErrorCode::kDenied && refusePlaintext(ctx)) return;
+    return ctx.no("[CANNOT] Unsupported authentication mechanism");
   }
-  ctx.write("+ \r\n");
+  std::optional<std::string> ir;
+  if (ctx.args().size() == 2) {
+    ir = ctx.astring(1);
+    if (!ir) return ctx.bad("Invalid initial response");
+  }
+  auto ex = std::make_shared<sasl::Exchange>(*m);
   auto self = ctx.self();
-  ctx.session().readRawLine([self](std::string line) { finishPlain(self, line); });
+  ex->begin(ir ? std::optional<std::string_view>(*ir) : std::nullopt,
+            [self, ex](sasl::Outcome o) { onOutcome(self, ex, std::move(o)); });
 }
 
 }  // namespace postern::imapd

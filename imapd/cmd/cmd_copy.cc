@@ -1,5 +1,6 @@
 // COPY / UID COPY (RFC 3501 6.4.7) with COPYUID (RFC 4315), and MOVE /
 // UID MOVE (RFC 6851): COPYUID goes in an untagged OK, then EXPUNGEs.
+#include "announce.h"
 #include "command.h"
 #include "msgset.h"
 #include "types.h"
@@ -19,7 +20,8 @@ void cmdCopy(CommandContext& ctx) {
   std::vector<uint32_t> uids;
   for (uint32_t q : seqs.value()) uids.push_back(v->at(q).uid);
   auto self = ctx.self();
-  ctx.store().copy(ctx.session().user(), v->id(), std::move(uids), *dest, move, [self, move](Result<CopyResult> r) {
+  ctx.store().copy(ctx.session().user(), v->id(), std::move(uids), *dest, move,
+                   [self, move, dest = *dest](Result<CopyResult> r) {
     if (!r.ok()) {
       if (r.error().code == ErrorCode::kNotFound) return self->no("[TRYCREATE] Mailbox does not exist");
       return self->fail(r.error(), move ? "MOVE" : "COPY");
@@ -28,10 +30,18 @@ void cmdCopy(CommandContext& ctx) {
                        imap::SequenceSet::format(r->source_uids) + " " +
                        imap::SequenceSet::format(r->dest_uids) + "]";
     if (r->source_uids.empty()) code.clear();
-    if (!move) return self->ok(code.empty() ? "COPY completed" : code + " COPY completed");
+    if (!move) {
+      // A copy into the selected mailbox is announced with this response,
+      // as APPEND's is (RFC 3501 6.3.11).
+      std::string text = code.empty() ? "COPY completed" : code + " COPY completed";
+      uint32_t last = r->dest_uids.empty() ? 0 : r->dest_uids.back();
+      return whenAnnounced(self, dest, r->uidvalidity, last, [self, text] { self->ok(text); });
+    }
     if (!code.empty()) self->untagged("OK " + code + " Moved");
     if (auto* v = self->session().selected()) self->write(v->expungeNow(r->source_uids));
-    self->ok("MOVE completed");
+    // MOVE into the selected mailbox itself: the new copies too.
+    uint32_t last = r->dest_uids.empty() ? 0 : r->dest_uids.back();
+    whenAnnounced(self, dest, r->uidvalidity, last, [self] { self->ok("MOVE completed"); });
   });
 }
 

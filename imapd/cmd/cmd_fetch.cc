@@ -60,7 +60,7 @@ bool needsStructure(const imap::FetchRequest& r) {
 // `blob` is the stored structure (mime::serialise form), empty for messages
 // stored before structures were kept (then the body is parsed here).
 std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool add_flags,
-                   const std::string* body, const std::string* blob, bool* ok) {
+                   const std::string* body, const std::string* blob) {
   const MessageMeta& m = v.at(seq);
   std::optional<mime::Structure> structure;
   if (needsStructure(job.req)) {
@@ -116,10 +116,11 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
       case Kind::kBodySection: {
         auto data = structure ? extractSection(*body, *structure, it.section)
                               : std::optional<std::string>(*body);
-        if (!data) {
-          *ok = false;
-          data = std::string();
-        }
+        // A section the message does not have (BODY[4] of a two-part
+        // message, 1.HEADER of a part that is no message/rfc822) is an empty
+        // string, as Dovecot and UW-IMAP answer; RFC 3501 leaves it open,
+        // and a NO would make clients discard the other items.
+        if (!data) data = std::string();
         std::string_view d = *data;
         if (it.partialOffset) {
           size_t off = *it.partialOffset;
@@ -162,8 +163,6 @@ void finish(const std::shared_ptr<CommandContext>& ctx, const FetchJob& job) {
     return ctx->no("[CORRUPTION] Some messages could not be read; the others were sent");
   if (job.fail_code == ErrorCode::kExpunged)
     return ctx->no("[EXPUNGEISSUED] Some messages were expunged before they could be fetched");
-  if (job.fail_code == ErrorCode::kBadArgs)
-    return ctx->no("[CANNOT] Some requested sections do not exist");
   return ctx->fail(Error{job.fail_code, ""}, "FETCH");
 }
 
@@ -195,14 +194,9 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
         size_t idx = static_cast<size_t>(
             std::lower_bound(job->seqs.begin(), job->seqs.end(), seq) - job->seqs.begin());
         bool add = idx < job->add_flags.size() && job->add_flags[idx];
-        bool ok = true;
         // Without stored structure the store sends the body even if not asked.
         const std::string* bytes = with_body || !body->body.empty() ? &body->body : nullptr;
-        std::string out = render(*v, seq, *job, add, bytes, &body->structure, &ok);
-        if (!ok) {
-          ++job->failed;
-          job->fail_code = ErrorCode::kBadArgs;
-        }
+        std::string out = render(*v, seq, *job, add, bytes, &body->structure);
         ctx->write(out);
         if (ctx->pendingOutput() < kPauseAbove) return true;
         std::weak_ptr<std::shared_ptr<BodyStream>> w = holder;
@@ -224,8 +218,7 @@ void sendResponses(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob
   if (needsBytes(job->req) || needsStructureOnly(job->req)) return sendBodies(ctx, job);
   MailboxView* v = ctx->session().selected();
   for (size_t i = 0; i < job->seqs.size(); ++i) {
-    bool ok = true;
-    ctx->write(render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, nullptr, &ok));
+    ctx->write(render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, nullptr));
   }
   finish(ctx, *job);
 }

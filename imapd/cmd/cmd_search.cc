@@ -198,7 +198,7 @@ class KeyParser {
       return true;
     }
     // A bare sequence set.
-    auto r = resolveSeqs(v_, arg, false);
+    auto r = resolveSearchSeqs(v_, arg);
     if (!r) return fail(err, "Unknown search key " + u.substr(0, 30));
     k->op = Key::kSeqs;
     k->set = r.value();

@@ -1,5 +1,12 @@
 // STORE and UID STORE (RFC 3501 6.4.6): FLAGS / +FLAGS / -FLAGS [.SILENT].
 // Without .SILENT every named message gets an untagged FETCH with its flags.
+// With .SILENT a message still gets one when its flags show a change made
+// by someone else ("the server SHOULD send an untagged FETCH response if a
+// change to a message's flags from an external source is observed"): the
+// STORE result is applied to the view at once, so the change would
+// otherwise never be announced.
+#include <algorithm>
+#include <set>
 #include <span>
 
 #include "command.h"
@@ -7,6 +14,34 @@
 #include "types.h"
 
 namespace postern::imapd {
+namespace {
+
+// The flag bits `flags` stands for in a mailbox whose keyword table is
+// `table` (system flags and the keywords the table has).
+uint64_t bitsOf(uint64_t system, const std::vector<std::string>& keywords, const std::vector<std::string>& table) {
+  uint64_t bits = system & flag::kSystemMask;
+  for (const auto& k : keywords) {
+    for (size_t i = 0; i < table.size() && i < static_cast<size_t>(flag::kMaxKeywords); ++i) {
+      if (imap::iequals(table[i], k)) {
+        bits |= 1ull << (flag::kKeywordBase + i);
+        break;
+      }
+    }
+  }
+  return bits;
+}
+
+// What the client expects after its own STORE on flags it knew.
+uint64_t expectedFlags(uint64_t known, FlagOp op, uint64_t bits) {
+  switch (op) {
+    case FlagOp::kAdd: return known | bits;
+    case FlagOp::kRemove: return known & ~bits;
+    case FlagOp::kReplace: return bits;
+  }
+  return bits;
+}
+
+}  // namespace
 
 void cmdStore(CommandContext& ctx) {
   const auto& a = ctx.args();
@@ -32,23 +67,33 @@ void cmdStore(CommandContext& ctx) {
   auto self = ctx.self();
   bool silent = action->silent;
   std::vector<uint32_t> uids = s.uids;
-  ctx.store().storeFlags(std::move(s), [self, silent, uids](Result<StoreFlagsResult> r) {
+  FlagOp op = s.op;
+  uint64_t system = s.flags;
+  std::vector<std::string> keywords = s.keywords;
+  ctx.store().storeFlags(std::move(s), [self, silent, uids, op, system, keywords](Result<StoreFlagsResult> r) {
     MailboxView* v = self->session().selected();
     if (!v) return self->no("Mailbox closed");
     if (!r.ok()) return self->fail(r.error(), "STORE");
+    std::set<uint32_t> external;
+    if (silent) {
+      uint64_t bits = bitsOf(system, keywords, r->keywords);
+      for (const auto& m : r->changed) {
+        uint32_t seq = v->seqOf(m.uid);
+        if (seq && m.flags != expectedFlags(v->at(seq).flags, op, bits)) external.insert(m.uid);
+      }
+    }
     v->applyFlags(r->changed, r->keywords);
     // A keyword new to the mailbox is announced (FLAGS, PERMANENTFLAGS)
     // before FETCH responses use it; no EXPUNGE during STORE.
     self->session().flushUpdates(false, self->uid());
-    if (!silent) {
-      for (uint32_t uid : uids) {
-        uint32_t seq = v->seqOf(uid);
-        if (seq == 0) continue;
-        std::string line = std::to_string(seq) + " FETCH (";
-        if (self->uid()) line += "UID " + std::to_string(uid) + " ";
-        line += "FLAGS " + v->flagsOf(v->at(seq)) + ")";
-        self->untagged(line);
-      }
+    for (uint32_t uid : uids) {
+      if (silent && !external.count(uid)) continue;
+      uint32_t seq = v->seqOf(uid);
+      if (seq == 0) continue;
+      std::string line = std::to_string(seq) + " FETCH (";
+      if (self->uid()) line += "UID " + std::to_string(uid) + " ";
+      line += "FLAGS " + v->flagsOf(v->at(seq)) + ")";
+      self->untagged(line);
     }
     self->ok("STORE completed");
   });

@@ -91,6 +91,8 @@ void Parser::resetCommand() {
   stack_.clear();
   cur_ = Arg{};
   bracketDepth_ = 0;
+  bracketAtom_ = Arg{};
+  litInBracket_ = false;
   lineLen_ = 0;
   total_ = 0;
 }
@@ -189,7 +191,22 @@ ParseEvent Parser::next() {
   for (;;) {
     if (state_ == State::kLiteralData || state_ == State::kSkipLiteral) {
       if (litRemaining_ == 0) {
-        if (state_ == State::kLiteralData) {
+        if (state_ == State::kLiteralData && litInBracket_) {
+          // Back into the section atom, the name as a quoted string (what
+          // the FETCH section parser reads); an unquotable octet (CR, LF)
+          // stays in it and makes that parser refuse the section.
+          std::string name = std::move(cur_.value);
+          cur_ = std::move(bracketAtom_);
+          bracketAtom_ = Arg{};
+          litInBracket_ = false;
+          cur_.value.push_back('"');
+          for (char ch : name) {
+            if (ch == '"' || ch == '\\') cur_.value.push_back('\\');
+            cur_.value.push_back(ch);
+          }
+          cur_.value.push_back('"');
+          state_ = State::kAtomBracket;
+        } else if (state_ == State::kLiteralData) {
           addArg(std::move(cur_));
           cur_ = Arg{};
           state_ = State::kAfterElement;
@@ -396,6 +413,14 @@ Parser::Step Parser::step(char c, ParseEvent& ev) {
       if (c == '\r' || c == '\n') return failLine(ev, K::kSyntax, "Missing ']'", c);
       if (c != ' ' && isCtlOr8bit(static_cast<unsigned char>(c))) {
         return failLine(ev, K::kSyntax, "Invalid characters in section", c);
+      }
+      if (c == '{' && !cur_.value.empty() && (cur_.value.back() == ' ' || cur_.value.back() == '(')) {
+        // A header field name sent as a literal.
+        bracketAtom_ = std::move(cur_);
+        cur_ = Arg{};
+        litInBracket_ = true;
+        beginLiteral(false);
+        return Step::kContinue;
       }
       cur_.value.push_back(c);
       if (c == '[') ++bracketDepth_;

@@ -105,6 +105,8 @@ class Parser {
   bool idle() const;
 
   const ParserLimits& limits() const { return limits_; }
+  // New limits from the next command on (the session widens them at login).
+  void setLimits(const ParserLimits& l) { limits_ = l; }
 
  private:
   enum class State {
@@ -141,6 +143,11 @@ class Parser {
   std::vector<Arg> stack_;  // open lists, innermost last
   Arg cur_;                 // token being built
   size_t bracketDepth_ = 0;
+  // A literal inside "BODY[HEADER.FIELDS (...)]" (header-fld-name is an
+  // astring): the section atom waits here while the literal is read, then
+  // gets the name as a quoted string.
+  Arg bracketAtom_;
+  bool litInBracket_ = false;
   size_t lineLen_ = 0;
   size_t total_ = 0;
   uint64_t litSize_ = 0;

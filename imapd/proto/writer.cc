@@ -25,7 +25,12 @@ void appendLiteral(std::string& out, std::string_view s) {
   out += '{';
   out += std::to_string(s.size());
   out += "}\r\n";
+  const size_t start = out.size();
   out.append(s);
+  // A literal is CHAR8, which excludes NUL (RFC 3501 9); a message may hold
+  // NULs all the same (LMTP, APPEND). They go out as 0x80, as Dovecot sends
+  // them, so the size - and RFC822.SIZE - stays right.
+  for (size_t p = out.find('\0', start); p != std::string::npos; p = out.find('\0', p + 1)) out[p] = '\x80';
 }
 
 void appendString(std::string& out, std::string_view s, bool allow8bit) {

@@ -17,7 +17,7 @@ constexpr size_t kMaxQuoted = 1000;
 bool canQuote(std::string_view s, bool allow8bit = false);
 // "..." with \ and " escaped. Precondition: canQuote(s, true).
 void appendQuoted(std::string& out, std::string_view s);
-// {n}CRLF followed by the octets.
+// {n}CRLF followed by the octets, each NUL sent as 0x80 (literals are CHAR8).
 void appendLiteral(std::string& out, std::string_view s);
 // string: quoted when canQuote, else a literal.
 void appendString(std::string& out, std::string_view s, bool allow8bit = false);

@@ -9,6 +9,9 @@ they are replayed forever.
 
     python3 tests/fuzz/make_corpus.py
 """
+import base64
+import hashlib
+import hmac
 import os
 import sys
 
@@ -265,6 +268,127 @@ SECTION = [
     ("bad-spec", b"BODY[1.]\n" + MSG),
 ]
 
+
+# ---- mime: whole messages for the MIME engine --------------------------------
+
+def nested(depth):
+    """multipart/mixed nested `depth` deep, each level with one text part."""
+    out = b""
+    for i in range(depth):
+        out += b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+    out += b"Content-Type: text/plain\r\n\r\ndeep\r\n"
+    for i in reversed(range(depth)):
+        out += b"--b%d--\r\n" % i
+    return out
+
+
+MIME = [
+    ("plain", MSG),
+    ("alternative", crlf(b"From: =?UTF-8?B?w4lsb2TDqWU=?= <e@example.org>", b"To: a@b, \"Q, R\" <q@r>",
+                         b"Subject: =?iso-8859-1?q?caf=E9?= x", b"MIME-Version: 1.0",
+                         b'Content-Type: multipart/alternative; boundary="alt"', b"",
+                         b"preamble", b"--alt", b"Content-Type: text/plain; charset=utf-8",
+                         b"Content-Transfer-Encoding: quoted-printable", b"", b"caf=C3=A9=", b" soft",
+                         b"--alt", b"Content-Type: text/html", b"Content-Transfer-Encoding: base64", b"",
+                         b"PGI+aGk8L2I+", b"--alt--", b"epilogue")),
+    ("rfc822-inside", crlf(b"Subject: fwd", b"Content-Type: multipart/mixed; boundary=m", b"",
+                           b"--m", b"Content-Type: message/rfc822", b"",
+                           b"From: inner@x", b"Subject: inner", b"Content-Type: multipart/mixed; boundary=n",
+                           b"", b"--n", b"", b"inner body", b"--n", b"Content-Type: application/pdf; name*0=a;",
+                           b" name*1*=utf-8''%E2%82%AC.pdf", b"Content-Disposition: attachment; filename=a.pdf",
+                           b"Content-Language: en, de", b"Content-Location: http://x/", b"Content-MD5: abc",
+                           b"", b"JVBERi0=", b"--n--", b"--m--")),
+    ("digest", crlf(b"Content-Type: multipart/digest; boundary=d", b"", b"--d", b"", b"Subject: in digest",
+                    b"", b"text", b"--d--")),
+    ("missing-close", crlf(b"Content-Type: multipart/mixed; boundary=x", b"", b"--x", b"", b"a", b"--x", b"",
+                           b"b (no closing boundary)")),
+    ("wrong-boundary", crlf(b"Content-Type: multipart/mixed; boundary=x", b"", b"--y", b"", b"a", b"--y--")),
+    ("empty-boundary", crlf(b'Content-Type: multipart/mixed; boundary=""', b"", b"--", b"", b"--")),
+    ("bare-lf", b"Subject: lf\nContent-Type: multipart/mixed; boundary=z\n\n--z\n\nx\n--z--\n"),
+    ("no-body", b"Subject: only a header"),
+    ("empty", b""),
+    ("8bit-header", crlf(b"Subject: \xe9t\xe9 \xff", b"From: \xc3\xa9 <a@b>", b"", b"\x00\x80\xff")),
+    ("long-header-line", crlf(b"Subject: " + b"x" * 3000, b"", b"b")),
+    ("duplicate-headers", crlf(b"Content-Type: text/plain", b"Content-Type: text/html", b"Subject: 1",
+                               b"Subject: 2", b"", b"b")),
+    ("groups-and-routes", crlf(b"From: Group: a@b, c@d;, <@r1,@r2:e@f>", b"To: undisclosed-recipients:;",
+                               b"Cc: (comment) \"quoted \\\" name\" <x@[1.2.3.4]>", b"Date: bogus", b"",
+                               b"")),
+    ("deep-nesting", nested(60)),
+    ("params-rfc2231", crlf(b"Content-Type: text/plain; title*=us-ascii'en'This%20is; a*0*=x; a*1=y;"
+                            b" charset=\"utf-8\"; ;;=", b"", b"z")),
+]
+
+# ---- config: postern.conf texts ----------------------------------------------
+
+CONFIG = [
+    ("default", open(os.path.join(HERE, "..", "..", "conf", "postern.conf"), "rb").read()),
+    ("listeners", b"listener.corp.protocol = imap\nlistener.corp.address = 127.0.0.1:0\n"
+                  b"listener.corp.max_connections = 50\nlistener.corp.allow = 10.0.0.0/8, ::1/128\n"),
+    ("limits", b"limits.max_connections = 25000\nlimits.max_connections_per_ip = 0\n"
+               b"imap.listen = [::1]:143, 127.0.0.1:0\n"),
+    ("bad-values", b"imap.workers = -1\nlimits.max_connections = 99999999999999999999\n"
+                   b"imap.listen = nohost\nlog.level = loud\n"),
+    ("unknown-key", b"no.such.key = 1\n"),
+    ("continuations", b"access.deny = 10.0.0.0/8, \\\n  192.168.0.0/16\n# comment\n! bang comment\n"),
+    ("no-equals", b"just some words\n= value only\nkey only =\n"),
+    ("unicode", b"hostname = m\xc3\xa4il.example\nlmtp.accepted_domains = \xff\xfe\n"),
+    ("nul", b"hostname = a\x00b\n"),
+    ("empty", b""),
+]
+
+
+# ---- sasl: mechanism, initial response ("-": none), client responses --------
+
+def b64(data):
+    return base64.b64encode(data)
+
+
+def scram_exchange(mech, user=b"user", password=b"pencil", plus=False, wrong=False):
+    """A complete SCRAM exchange against sasl_fuzz.cc's fixed salt and server nonce."""
+    algo = "sha1" if "SHA-1" in mech else "sha256"
+    gs2 = b"p=tls-unique,," if plus else b"n,,"
+    cnonce = b"clientnonce"
+    first_bare = b"n=" + user + b",r=" + cnonce
+    nonce = cnonce + b"srvnonce"
+    server_first = b"r=" + nonce + b",s=" + b64(b"saltsalt") + b",i=4096"
+    cbind = gs2 + (b"tls-unique-binding-data" if plus else b"")
+    final_bare = b"c=" + b64(cbind) + b",r=" + nonce
+    salted = hashlib.pbkdf2_hmac(algo, password, b"saltsalt", 4096)
+    client_key = hmac.new(salted, b"Client Key", algo).digest()
+    stored_key = hashlib.new(algo, client_key).digest()
+    auth = first_bare + b"," + server_first + b"," + final_bare
+    sig = hmac.new(stored_key, auth, algo).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig))
+    if wrong:
+        proof = bytes([proof[0] ^ 1]) + proof[1:]
+    final = final_bare + b",p=" + b64(proof)
+    return b"\n".join([mech.encode(), b64(gs2 + first_bare), b64(final), b""])
+
+
+SASL = [
+    ("plain-ir", b"PLAIN\n" + b64(b"\0user\0pencil")),
+    ("plain-authzid", b"PLAIN\n" + b64(b"admin\0user\0pencil")),
+    ("plain-wrong", b"PLAIN\n" + b64(b"\0user\0wrong")),
+    ("plain-no-ir", b"PLAIN\n-\n" + b64(b"\0user\0pencil")),
+    ("plain-empty-ir", b"PLAIN\n=\n" + b64(b"\0user\0pencil")),
+    ("plain-cancel", b"PLAIN\n-\n*"),
+    ("plain-bad-base64", b"PLAIN\n!!!!"),
+    ("login", b"LOGIN\n-\n" + b64(b"user") + b"\n" + b64(b"pencil")),
+    ("login-ir", b"login\n" + b64(b"user") + b"\n" + b64(b"pencil")),
+    ("scram-sha-256", scram_exchange("SCRAM-SHA-256")),
+    ("scram-sha-1", scram_exchange("SCRAM-SHA-1")),
+    ("scram-sha-256-plus", scram_exchange("SCRAM-SHA-256-PLUS", plus=True)),
+    ("scram-wrong-proof", scram_exchange("SCRAM-SHA-256", wrong=True)),
+    ("scram-unknown-user", scram_exchange("SCRAM-SHA-1", user=b"nobody")),
+    ("scram-escaped-name", scram_exchange("SCRAM-SHA-256", user=b"us=2Cer=3D")),
+    ("scram-no-ir", b"SCRAM-SHA-256\n-\n" + b64(b"n,,n=user,r=abc")),
+    ("scram-bad-gs2", b"SCRAM-SHA-256\n" + b64(b"y,a=other,n=user,r=abc")),
+    ("external", b"EXTERNAL\n="),
+    ("external-authzid", b"EXTERNAL\n" + b64(b"user")),
+    ("unknown-mech", b"CRAM-MD5\n-"),
+]
+
 # ---- regressions: inputs that once failed (see README.md "Findings") ---------
 
 REGRESSIONS = {
@@ -283,6 +407,9 @@ REGRESSIONS = {
     ],
     "pop3": [],
     "lmtp": [],
+    "mime": [],
+    "config": [],
+    "sasl": [],
 }
 
 TARGETS = {
@@ -290,6 +417,9 @@ TARGETS = {
     "imap_section": SECTION,
     "pop3": POP3,
     "lmtp": LMTP,
+    "mime": MIME,
+    "config": CONFIG,
+    "sasl": SASL,
 }
 
 

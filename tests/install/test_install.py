@@ -157,12 +157,16 @@ class InstallTree(unittest.TestCase):
         self.assertIn("ExecStart=%s --config %s" % (os.path.join(self.sbindir, "postern-master"),
                                                    os.path.join(self.sysconfdir, "postern", "postern.conf")), text)
         self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", text)
-        for line in ("User=postern", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes",
-                     "CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        # The master starts as root and runs its children as postern / postern-worker.
+        for line in ("ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes", "NoNewPrivileges=yes",
+                     "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_CHOWN CAP_FOWNER "
+                     "CAP_DAC_OVERRIDE CAP_KILL",
                      "ReadWritePaths=/var/lib/postern /run/postern"):
             self.assertIn(line, text.splitlines())
+        self.assertNotRegex(text, r"(?m)^(User|AmbientCapabilities)=")
         sysusers = self.installed_to("/sysusers.d/postern.conf")
         self.assertRegex(read(self.path(sysusers)), r"(?m)^u postern ")
+        self.assertRegex(read(self.path(sysusers)), r"(?m)^u postern-worker -:postern ")
         tmpfiles = self.installed_to("/tmpfiles.d/postern.conf")
         t = read(self.path(tmpfiles))
         self.assertRegex(t, r"(?m)^d /run/postern +07[05]0 postern postern")
@@ -295,7 +299,8 @@ class InstallTree(unittest.TestCase):
         self.assertIn("imap.listen", listen_keys)
         conf = ["data_dir = %s/var/lib/postern" % root, "run_dir = %s/run/postern" % root,
                 "demo_user = true", "log.target = stderr", "log.level = info",
-                "imap.workers = 1", "pop3.workers = 1", "lmtp.workers = 1"]
+                "imap.workers = 1", "pop3.workers = 1", "lmtp.workers = 1",
+                "user ="]  # started as root: no postern accounts needed (every process stays root)
         conf += ["%s = 127.0.0.1:%d" % (k, imap_port if k == "imap.listen" else 0) for k in listen_keys]
         etc = os.path.join(root, self.sysconfdir.lstrip("/"))
         with open(os.path.join(etc, "postern", "postern.conf"), "w") as f:

@@ -258,6 +258,16 @@ class RawPop3(RawClient):
             raise Failure("raw USER failed: %r" % r)
         return self.cmd("PASS %s" % password)
 
+    def capa(self):
+        """Sends CAPA; returns the answer's lines, CRLF included, up to and with the ".\r\n"."""
+        self.send("CAPA\r\n")
+        lines = []
+        for _ in range(100):  # bounded
+            lines.append(self.readline())
+            if lines[-1] == b".\r\n":
+                break
+        return lines
+
 
 class Lmtp(RawClient):
     """Raw LMTP: per-recipient DATA replies, which smtplib.LMTP does not read."""
@@ -313,6 +323,9 @@ class Appliance:
             "restart.backoff_initial_ms": "50",
             "restart.backoff_max_ms": "500",
             "store.map_size_mb": "1024",
+            # As root (CI), every process stays root: the accounts postern and
+            # postern-worker need not exist; test_privileges.py covers the switch.
+            "user": "",
         }
         self.settings.update(extra_config or {})
         self.proc = None

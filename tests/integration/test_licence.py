@@ -382,7 +382,8 @@ class Thresholds(LicenceBase):
 
 class Races(LicenceBase):
     appliance_args = {"imap_workers": 2, "pop3_workers": 2,
-                      "extra_config": {"limits.max_connections_per_ip": "1000"}}
+                      "extra_config": {"limits.max_connections_per_ip": "1000",
+                                       "limits.max_preauth_per_ip": "0"}}
 
     def login_cmd(self, client, user):
         return client.command("LOGIN %s pw-%s" % (user, user), timeout=30)[1]

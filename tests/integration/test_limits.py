@@ -77,8 +77,10 @@ class LimitsBase(harness.ApplianceTest):
 
 
 class Storm(LimitsBase):
+    # Idle connections that never log in: the pre-auth limit (test_preauth_limit.py) is off.
     appliance_args = {"extra_config": {"limits.max_connections": "100",
-                                       "limits.max_connections_per_ip": "1000"},
+                                       "limits.max_connections_per_ip": "1000",
+                                       "limits.max_preauth_per_ip": "0"},
                       "imap_workers": 2}
 
     N = 500
@@ -405,7 +407,8 @@ class Live(LimitsBase):
 class Races(LimitsBase):
     """Exactness where the decision races: many clients at once, several workers."""
     appliance_args = {"extra_config": {"limits.max_connections_per_ip": "20",
-                                       "limits.max_connections_per_user": "5"},
+                                       "limits.max_connections_per_user": "5",
+                                       "limits.max_preauth_per_ip": "0"},
                       "imap_workers": 2, "pop3_workers": 2}
 
     def _grab(self, port, source):

@@ -166,7 +166,7 @@ class Pop3Clients(harness.ApplianceTest):
     @unittest.skipUnless(have("curl"), "curl is not installed")
     def test_curl_list_uidl_retr(self):
         server, uidls = self.server_copies()
-        # curl reads CAPA, sees SASL PLAIN and logs in with AUTH PLAIN.
+        # curl reads CAPA and logs in with AUTH LOGIN (it prefers LOGIN to PLAIN; no SCRAM).
         self.assertEqual(self.curl(""),
                          b"".join(b"%d %d\r\n" % (i + 1, len(s)) for i, s in enumerate(server)))
         for i, s in enumerate(server):

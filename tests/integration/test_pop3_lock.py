@@ -15,7 +15,7 @@ from harness import make_message
 
 IN_USE = b"-ERR [IN-USE] Maildrop already locked\r\n"
 # STLS: a TLS certificate is always loaded (self-signed when none is configured).
-CAPA = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nSTLS\r\nRESP-CODES\r\n"
+CAPA = (b"+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN\r\nSTLS\r\nRESP-CODES\r\n"
         b"PIPELINING\r\nAUTH-RESP-CODE\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\nIMPLEMENTATION Postern\r\n.\r\n")
 
 

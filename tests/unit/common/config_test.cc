@@ -133,3 +133,21 @@ TEST_CASE("config: conf.d/*.conf beside the file are read in name order, later k
   CHECK(bad.error().message == dir + "/conf.d/30-bad.conf:2: imap.workers: value 99 is out of range 0-64");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("config: hostile-client limits - the RFC minimum timeouts and the pre-auth limit per address") {
+  auto c = parseConfig("", "t.conf");
+  REQUIRE(c.ok());
+  CHECK(c->max_preauth_per_ip == 10);
+  CHECK(c->imap_timeout_s == 1800);
+  CHECK(c->pop3_timeout_s == 600);
+  auto imap = parseConfig("imap.timeout = 1799\n", "t.conf");
+  REQUIRE_FALSE(imap.ok());  // RFC 3501 5.4: at least 30 minutes
+  CHECK(imap.error().message == "t.conf:1: imap.timeout: value 1799 is out of range 1800-86400");
+  auto pop3 = parseConfig("pop3.timeout = 599\n", "t.conf");
+  REQUIRE_FALSE(pop3.ok());  // RFC 1939: at least 10 minutes
+  CHECK(pop3.error().message == "t.conf:1: pop3.timeout: value 599 is out of range 600-86400");
+  auto off = parseConfig("limits.max_preauth_per_ip = 0\n", "t.conf");
+  REQUIRE(off.ok());
+  CHECK(off->max_preauth_per_ip == 0);
+  CHECK_FALSE(parseConfig("limits.max_preauth_per_ip = 1001\n", "t.conf").ok());
+}

@@ -24,6 +24,7 @@ class FakeStore : public StoreClient {
   struct Stored {
     MessageMeta meta;
     std::string body;
+    int64_t retrieved = 0;  // markRetrieved's stamp (`now`); 0 = never
   };
   struct Folder {
     uint32_t id = 0;
@@ -38,6 +39,7 @@ class FakeStore : public StoreClient {
   struct User {
     std::string password;
     std::map<std::string, Folder> folders;  // by name; INBOX made on first use
+    std::map<std::string, std::string> settings;  // per-user overrides (userSettings)
   };
 
   explicit FakeStore(EventLoop& loop) : loop_(loop) {}
@@ -61,6 +63,9 @@ class FakeStore : public StoreClient {
   std::map<std::pair<std::string, std::string>, std::pair<std::string, int64_t>> locks;
   int64_t now_ms = 0;
   int lock_calls = 0;
+  ErrorCode settings_error = ErrorCode::kOk;  // userSettings fails with this
+  int mark_retrieved_calls = 0;
+  int expire_calls = 0;
 
   // ---- setup helpers -----------------------------------------------------
   Folder& folder(const std::string& user, const std::string& name) {
@@ -519,6 +524,45 @@ class FakeStore : public StoreClient {
 
   void watch(OnChanges on_changes, std::function<void()> on_resync) override {
     watchers_.emplace_back(std::move(on_changes), std::move(on_resync));
+  }
+
+  void userSettings(const std::string& user, Callback<UserSettings> cb) override {
+    if (failed(cb)) return;
+    if (settings_error != ErrorCode::kOk) return post(cb, Result<UserSettings>(settings_error, "injected"));
+    User* u = findUser(user);
+    if (!u) return post(cb, Result<UserSettings>(ErrorCode::kNotFound, "no user"));
+    post(cb, Result<UserSettings>(u->settings));
+  }
+  void userSettingsSummary(Callback<SettingsSummary> cb) override {
+    if (failed(cb)) return;
+    std::map<std::string, std::set<std::string>> seen;
+    for (const auto& [name, u] : users)
+      for (const auto& [k, v] : u.settings) seen[k].insert(v);
+    SettingsSummary out;
+    for (const auto& [k, vs] : seen) out[k].assign(vs.begin(), vs.end());
+    post(cb, Result<SettingsSummary>(out));
+  }
+  // Stamps with `now`, like stored's retention clock.
+  void markRetrieved(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids, Done cb) override {
+    ++mark_retrieved_calls;
+    if (failedDone(cb)) return;
+    Folder* f = findFolderById(user, mailbox_id);
+    if (!f) return done(cb, Error{ErrorCode::kNotFound, "no mailbox"});
+    for (uint32_t uid : uids)
+      if (Stored* m = findMsg(*f, uid); m && m->retrieved == 0) m->retrieved = now;
+    done(cb, Error::none());
+  }
+  void expireRetrieved(const std::string& user, const std::string& mailbox, int64_t max_age_s,
+                       Callback<std::vector<uint32_t>> cb) override {
+    ++expire_calls;
+    if (failed(cb)) return;
+    Folder* f = findFolder(user, mailbox.empty() ? "INBOX" : mailbox);
+    if (!f) return post(cb, Result<std::vector<uint32_t>>(ErrorCode::kNotFound, "no mailbox"));
+    std::vector<uint32_t> old;
+    for (const auto& m : f->msgs)
+      if (m.retrieved != 0 && m.retrieved <= now - max_age_s) old.push_back(m.meta.uid);
+    if (old.empty()) return post(cb, Result<std::vector<uint32_t>>(old));
+    expunge(user, f->id, old, false, std::move(cb));
   }
 
  private:

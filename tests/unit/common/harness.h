@@ -108,6 +108,8 @@ class Client {
     return eof_;
   }
   std::string& pending() { return buf_; }
+  // The client's end of the socketpair (e.g. to start TLS on it).
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;

@@ -305,3 +305,33 @@ TEST_CASE("tls: a plaintext stream reads and writes the socket, and STARTTLS upg
   REQUIRE(SSL_write(p.client, "CAPA\r\n", 6) == 6);
   CHECK(p.serverRead() == "CAPA\r\n");
 }
+
+TEST_CASE("tls: channel-binding data matches the client's (tls-unique on 1.2, tls-exporter on 1.3)") {
+  {
+    tls::Stream plain(-1);
+    CHECK(plain.channelBinding("tls-unique").empty());
+  }
+  {
+    Pair p(TLS1_2_VERSION, TLS1_2_VERSION);
+    REQUIRE(p.server.startTls(serverContext()).ok());
+    CHECK(p.server.channelBinding("tls-unique").empty());  // before the handshake
+    REQUIRE(p.handshake());
+    // A full handshake: the first Finished is the client's.
+    unsigned char fin[64];
+    size_t n = SSL_get_finished(p.client, fin, sizeof fin);
+    REQUIRE(n == 12);
+    CHECK(p.server.channelBinding("tls-unique") == std::string(reinterpret_cast<char*>(fin), n));
+    CHECK(p.server.channelBinding("tls-exporter").empty());
+    CHECK(p.server.channelBinding("tls-server-end-point").empty());
+  }
+  {
+    Pair p(TLS1_3_VERSION);
+    REQUIRE(p.server.startTls(serverContext()).ok());
+    REQUIRE(p.handshake());
+    unsigned char ekm[32];
+    static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+    REQUIRE(SSL_export_keying_material(p.client, ekm, sizeof ekm, kLabel, sizeof kLabel - 1, nullptr, 0, 0) == 1);
+    CHECK(p.server.channelBinding("tls-exporter") == std::string(reinterpret_cast<char*>(ekm), sizeof ekm));
+    CHECK(p.server.channelBinding("tls-unique").empty());
+  }
+}

@@ -29,7 +29,14 @@ inline Config testConfig() {
 }
 
 inline const std::string kCaps = "IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE";
-inline const std::string kGreeting = "* OK [CAPABILITY " + kCaps + " AUTH=PLAIN] Postern IMAP4rev1 ready.\r\n";
+// The SASL mechanisms before login: plaintext allowed, no TLS (common/sasl).
+inline const std::string kAuthCaps = " AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN";
+// Before TLS from an untrusted client: no plaintext mechanism.
+inline const std::string kNoPlainAuthCaps = " AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 LOGINDISABLED";
+// Over TLS: the channel-binding variants too.
+inline const std::string kTlsAuthCaps =
+    " AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1-PLUS AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN";
+inline const std::string kGreeting = "* OK [CAPABILITY " + kCaps + kAuthCaps + "] Postern IMAP4rev1 ready.\r\n";
 
 // The three messages of alice's INBOX: 1 unseen, 2 \Seen, 3 unseen.
 inline const std::string kMsg1 =

@@ -105,3 +105,32 @@ TEST_CASE("view: expungeNow reports sequence numbers as they shift") {
   CHECK(v.count() == 2);
   CHECK(v.at(2).uid == 4);
 }
+
+TEST_CASE("view: PERMANENTFLAGS offers \\* only while keywords can still be created") {
+  SelectedMailbox s = box({1});
+  for (int i = 0; i + 1 < flag::kMaxKeywords; ++i) s.mailbox.keywords.push_back("$k" + std::to_string(i));
+  MailboxView almost(s, false);
+  CHECK(almost.allFlags(true).ends_with(" \\*)"));
+  s.mailbox.keywords.push_back("$last");
+  MailboxView full(s, false);
+  CHECK(full.allFlags(true).ends_with(" $last)"));
+  CHECK(full.allFlags(false).ends_with(" $last)"));
+  MailboxView examined(box({1}), true);
+  CHECK(examined.allFlags(true) == "()");
+}
+
+TEST_CASE("view: claiming before the flush gives EXISTS and the right RECENT together") {
+  MailboxView v(box({1, 2}), false);
+  CHECK_FALSE(v.unclaimedNewPending());
+  v.queue(change(Change::kNew, 3, 10));
+  v.queue(change(Change::kNew, 4, 11));
+  CHECK(v.unclaimedNewPending());
+  v.addRecent(3, 5);  // what ClaimRecent handed this session
+  CHECK_FALSE(v.unclaimedNewPending());
+  CHECK(v.flush(true, false) == "* 4 EXISTS\r\n* 2 RECENT\r\n");
+  CHECK_FALSE(v.unclaimedNewPending());
+  // Read-only views never claim.
+  MailboxView ro(box({1}), true);
+  ro.queue(change(Change::kNew, 2, 5));
+  CHECK_FALSE(ro.unclaimedNewPending());
+}

@@ -120,6 +120,11 @@ std::vector<Case> cases() {
        {"A8 FETCH 1 (BODY[HEADER.FIELDS (FROM TO)]<0.100> BODY.PEEK[1.2.MIME])"}},
       {"section atom with quoted name", "A8 FETCH 1 BODY[HEADER.FIELDS (\"a]b\")]\r\n",
        {"A8 FETCH 1 BODY[HEADER.FIELDS (\"a]b\")]"}},
+      // header-fld-name is an astring: literals too, handed on as quoted names.
+      {"section with literal field names", "A8 FETCH 1 BODY[HEADER.FIELDS ({7}\r\nSubject {4+}\r\na\"\\b)]<0.9>\r\n",
+       {"+", "A8 FETCH 1 BODY[HEADER.FIELDS (\"Subject\" \"a\\\"\\\\b\")]<0.9>"}},
+      {"section literal then a bad octet", "A8 FETCH 1 BODY[HEADER.FIELDS ({1+}\r\nx\r\nA9 NOOP\r\n",
+       {"ERR A8 Missing ']'", "A9 NOOP"}},
       {"unterminated section", "A8 FETCH 1 BODY[HEADER\r\nA9 NOOP\r\n",
        {"ERR A8 Missing ']'", "A9 NOOP"}},
       {"missing tag", " NOOP\r\nA1 NOOP\r\n", {"ERR * Missing tag", "A1 NOOP"}},

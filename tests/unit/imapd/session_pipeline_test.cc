@@ -143,4 +143,25 @@ TEST_CASE("imap pipelining: many STATUS commands run together and answer in orde
   CHECK(readTagged(*c, "s39") == want);
 }
 
+TEST_CASE("imap pipelining: at most 16 commands run at once; the rest wait, parsed or unread") {
+  World w;
+  auto c = selected(w);
+  holdBodies(w);
+  std::string in;
+  for (int i = 0; i < 40; ++i) in += "f" + std::to_string(i) + " UID FETCH 1 BODY.PEEK[]\r\n";
+  c->write(in);
+  for (int i = 0; i < 100 && fetchCalls(w) < 16; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(fetchCalls(w) == static_cast<int>(Session::kMaxRunning));
+  release(w);
+  std::string out = readTagged(*c, "f39");
+  size_t pos = 0;
+  for (int i = 0; i < 40; ++i) {  // every answer, in order
+    size_t at = out.find("f" + std::to_string(i) + " OK UID FETCH completed\r\n", pos);
+    CHECK(at != std::string::npos);
+    pos = at;
+  }
+  CHECK(fetchCalls(w) == 40);
+}
+
 }  // namespace postern::imapd::testing

@@ -16,10 +16,11 @@ TEST_CASE("imap session: greeting and CAPABILITY before and after login") {
   World w;
   auto c = w.connect(true);
   CHECK(c->line() ==
-        "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE AUTH=PLAIN] "
-        "Postern IMAP4rev1 ready.\r\n");
+        "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE "
+        "AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN] Postern IMAP4rev1 ready.\r\n");
   CHECK(run(*c, "a1", "CAPABILITY") ==
-        "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE AUTH=PLAIN\r\n"
+        "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID IDLE NAMESPACE UIDPLUS UNSELECT CHILDREN MOVE "
+        "AUTH=SCRAM-SHA-256 AUTH=SCRAM-SHA-1 AUTH=PLAIN AUTH=LOGIN\r\n"
         "a1 OK CAPABILITY completed\r\n");
   CHECK(run(*c, "a2", "CAPABILITY now") == "a2 BAD CAPABILITY takes no arguments\r\n");
   CHECK(run(*c, "a3", "LOGIN alice pw") ==
@@ -107,6 +108,38 @@ TEST_CASE("imap session: AUTHENTICATE PLAIN") {
   }
 }
 
+TEST_CASE("imap session: AUTHENTICATE LOGIN and the SCRAM mechanisms' store failure") {
+  World w;
+  SUBCASE("LOGIN: Username: and Password: challenges") {
+    auto c = w.connect();
+    c->write("a AUTHENTICATE LOGIN\r\n");
+    CHECK(c->line() == "+ VXNlcm5hbWU6\r\n");  // "Username:"
+    c->write("YWxpY2U=\r\n");                  // "alice"
+    CHECK(c->line() == "+ UGFzc3dvcmQ6\r\n");  // "Password:"
+    c->write("cHc=\r\n");                      // "pw"
+    CHECK(readTagged(*c, "a") == "a OK " + kLoggedIn);
+  }
+  SUBCASE("LOGIN with the user name as initial response") {
+    auto c = w.connect();
+    c->write("a AUTHENTICATE LOGIN YWxpY2U=\r\n");
+    CHECK(c->line() == "+ UGFzc3dvcmQ6\r\n");
+    c->write("*\r\n");
+    CHECK(readTagged(*c, "a") == "a BAD AUTHENTICATE cancelled\r\n");
+  }
+  SUBCASE("SCRAM when the store cannot give keys: NO, not a login") {
+    auto c = w.connect();
+    c->write("a AUTHENTICATE SCRAM-SHA-256 biwsbj1hbGljZSxyPWFiYw==\r\n");  // "n,,n=alice,r=abc"
+    std::string r = readTagged(*c, "a");
+    CHECK(r.rfind("a NO ", 0) == 0);
+    CHECK(r.find("AUTHENTICATIONFAILED") == std::string::npos);
+  }
+  SUBCASE("malformed SCRAM is BAD") {
+    auto c = w.connect();
+    CHECK(run(*c, "a", "AUTHENTICATE SCRAM-SHA-1 eCwsbj1hLHI9Yg==") ==  // "x,,n=a,r=b"
+          "a BAD Invalid AUTHENTICATE response\r\n");
+  }
+}
+
 TEST_CASE("imap session: commands in the wrong state are BAD") {
   World w;
   auto c = w.connect();
@@ -175,6 +208,19 @@ TEST_CASE("imap session: limits - over-long line and over-size literals") {
   }
 }
 
+TEST_CASE("imap session: before login no literal may be message-sized") {
+  World w;  // message_size_limit 100000
+  auto c = w.connect();
+  c->write("a APPEND INBOX {70000}\r\n");
+  CHECK(c->line() == "a BAD Literal too large\r\n");
+  c->write("b APPEND INBOX {70000+}\r\n" + std::string(70000, 'y') + "\r\n");
+  CHECK(readTagged(*c, "b") == "b BAD Literal too large\r\n");
+  // After login the full limit applies, even to a LOGIN and APPEND sent together.
+  c->write("c LOGIN alice pw\r\nd APPEND INBOX {70000+}\r\nSubject: big\r\n\r\n" + std::string(69984, 'y') + "\r\n");
+  CHECK(readTagged(*c, "c") == "c OK " + kLoggedIn);
+  CHECK(readTagged(*c, "d").rfind("d OK [APPENDUID 42 4] ", 0) == 0);
+}
+
 TEST_CASE("imap session: pipelined commands are answered in order") {
   World w;
   auto c = w.connect();
@@ -226,6 +272,29 @@ TEST_CASE("imap session: autologout after imap_timeout_s without input") {
   CHECK(ms >= 800);
   CHECK(c->closedByPeer());
   CHECK(w.onLoop([&] { return w.server->sessions(); }) == 0);
+}
+
+TEST_CASE("imap session: a connection that does not log in is closed after auth.preauth_timeout") {
+  Config cfg = testConfig();
+  cfg.auth_preauth_timeout_s = 1;
+  cfg.imap_timeout_s = 3600;
+  World w(cfg);
+  auto c = w.connect();
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c->readUntil("\r\n", 4000) == "* BYE Autologout; no login in time\r\n");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(ms >= 800);
+  CHECK(c->closedByPeer());
+  // Commands do not extend it: the time counts from the connection.
+  auto e = w.connect();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(run(*e, "n1", "NOOP") == "n1 OK NOOP completed\r\n");
+  CHECK(e->readUntil("\r\n", 2000) == "* BYE Autologout; no login in time\r\n");
+  // Logged in, the longer imap.timeout applies: the same second of silence is fine.
+  auto d = w.connect();
+  login(*d);
+  CHECK(quiet(*d, 1600) == "");
+  CHECK(run(*d, "n", "NOOP") == "n OK NOOP completed\r\n");
 }
 
 TEST_CASE("imap session: input keeps the session alive") {

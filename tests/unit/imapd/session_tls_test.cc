@@ -20,9 +20,9 @@ using namespace postern::imapd::testing;
 
 namespace {
 
-const std::string kPlainCaps = kCaps + " STARTTLS AUTH=PLAIN";
-const std::string kUntrustedCaps = kCaps + " STARTTLS LOGINDISABLED";
-const std::string kTlsCaps = kCaps + " AUTH=PLAIN";
+const std::string kPlainCaps = kCaps + " STARTTLS" + kAuthCaps;
+const std::string kUntrustedCaps = kCaps + " STARTTLS" + kNoPlainAuthCaps;
+const std::string kTlsCaps = kCaps + kTlsAuthCaps;
 
 std::shared_ptr<tls::Context> testContext() {
   static std::shared_ptr<tls::Context> ctx = [] {
@@ -196,7 +196,7 @@ TEST_CASE("imap tls: without a certificate or on a tls=off listener STARTTLS is 
   World w;
   SUBCASE("no certificate loaded") {
     auto c = connectWith(w, untrusted());
-    CHECK(c->line() == "* OK [CAPABILITY " + kCaps + " LOGINDISABLED] Postern IMAP4rev1 ready.\r\n");
+    CHECK(c->line() == "* OK [CAPABILITY " + kCaps + kNoPlainAuthCaps + "] Postern IMAP4rev1 ready.\r\n");
     CHECK(c->run("a", "STARTTLS") == "a BAD STARTTLS is not available on this connection\r\n");
     CHECK(c->run("b", "LOGIN alice pw") ==
           "b NO [PRIVACYREQUIRED] Plaintext authentication is disallowed without TLS\r\n");
@@ -206,7 +206,7 @@ TEST_CASE("imap tls: without a certificate or on a tls=off listener STARTTLS is 
     tls::Security sec = untrusted();
     sec.starttls = false;
     auto c = connectWith(w, sec);
-    CHECK(c->line() == "* OK [CAPABILITY " + kCaps + " LOGINDISABLED] Postern IMAP4rev1 ready.\r\n");
+    CHECK(c->line() == "* OK [CAPABILITY " + kCaps + kNoPlainAuthCaps + "] Postern IMAP4rev1 ready.\r\n");
     CHECK(c->run("a", "STARTTLS") == "a BAD STARTTLS is not available on this connection\r\n");
   }
 }

@@ -140,6 +140,31 @@ TEST_CASE("lmtp session: sequence errors, unknown commands, VRFY") {
   CHECK(f.c.cmd("MAIL FROM:<a@b> SIZE=1001") == "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
 }
 
+TEST_CASE("lmtp session: 20 protocol errors in a row end the session with 421") {
+  Fixture f;
+  f.connect();
+  f.lhlo();
+  for (int i = 0; i < 19; ++i) CHECK(f.c.cmd("FROB") == "500 5.5.2 Unknown command\r\n");
+  CHECK(f.c.cmd("NOOP") == "250 2.0.0 Ok\r\n");  // a success starts the count again
+  for (int i = 0; i < 19; ++i) CHECK(f.c.cmd("DATA") == "503 5.5.1 MAIL first\r\n");
+  f.c.write("FROB\r\n");
+  CHECK(f.c.line() == "500 5.5.2 Unknown command\r\n");
+  CHECK(f.c.line() == "421 4.7.0 mx.test Too many errors, closing connection\r\n");
+  CHECK(f.c.closedByPeer());
+}
+
+TEST_CASE("lmtp session: more than 1000 recipients get 452 4.5.3") {
+  Fixture f;
+  f.connect();
+  f.lhlo();
+  CHECK(f.c.cmd("MAIL FROM:<a@b>") == "250 2.1.0 Ok\r\n");
+  std::string in;
+  for (int i = 0; i < 1001; ++i) in += "RCPT TO:<alice>\r\n";
+  f.c.write(in);
+  for (int i = 0; i < 1000; ++i) REQUIRE(f.c.line() == "250 2.1.5 <alice> Ok\r\n");
+  CHECK(f.c.line() == "452 4.5.3 Too many recipients\r\n");
+}
+
 TEST_CASE("lmtp session: accepted domains") {
   Fixture f;
   f.t.config.lmtp_domains = {"example.test"};

@@ -23,7 +23,9 @@ TEST_CASE("access: addresses parse strictly; IPv4-mapped IPv6 is IPv4") {
       {"2001:DB8::0:1", "2001:db8::1"}, {"::ffff:10.1.2.3", "10.1.2.3"}, {"::FFFF:0a01:0203", "10.1.2.3"},
       {"fe80::1", "fe80::1"},
   };
-  for (auto [in, out] : good) {
+  for (const auto& kv : good) {
+    const auto in = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto out = kv.second;
     CAPTURE(in);
     auto a = IpAddress::parse(in);
     REQUIRE(a.ok());
@@ -52,7 +54,9 @@ TEST_CASE("access: CIDR parsing, canonical text and reasons") {
       {"::ffff:10.1.2.3", "10.1.2.3/32"},
       {"::ffff:0.0.0.0/96", "0.0.0.0/0"},
   };
-  for (auto [in, out] : good) {
+  for (const auto& kv : good) {
+    const auto in = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto out = kv.second;
     CAPTURE(in);
     auto c = Cidr::parse(in);
     REQUIRE(c.ok());
@@ -71,7 +75,9 @@ TEST_CASE("access: CIDR parsing, canonical text and reasons") {
       {"10.0.0.0.0/8", "not an IPv4 address: \"10.0.0.0.0\""},
       {"gateway/24", "not an IPv4 address: \"gateway\""},
   };
-  for (auto [in, reason] : bad) {
+  for (const auto& kv : bad) {
+    const auto in = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto reason = kv.second;
     CAPTURE(in);
     auto c = Cidr::parse(in);
     REQUIRE_FALSE(c.ok());
@@ -155,7 +161,9 @@ TEST_CASE("access: rule text parses strictly and prints canonically") {
       {"allow ::1 listener=office protocol=pop3", "allow ::1/128 protocol=pop3 listener=office"},
       {"deny 2001:DB8::/32 listener=web-mail_2.eu", "deny 2001:db8::/32 listener=web-mail_2.eu"},
   };
-  for (auto [in, out] : good) {
+  for (const auto& kv : good) {
+    const auto in = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto out = kv.second;
     CAPTURE(in);
     auto r = AccessRule::parse(in);
     REQUIRE(r.ok());
@@ -174,7 +182,9 @@ TEST_CASE("access: rule text parses strictly and prints canonically") {
        "unexpected \"protocol=pop3\" (options: protocol=P listener=NAME, once each)"},
       {"deny 10.0.0.0/8 now", "unexpected \"now\" (options: protocol=P listener=NAME, once each)"},
   };
-  for (auto [in, reason] : bad) {
+  for (const auto& kv : bad) {
+    const auto in = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto reason = kv.second;
     CAPTURE(in);
     auto r = AccessRule::parse(in);
     REQUIRE_FALSE(r.ok());

@@ -150,3 +150,89 @@ TEST_CASE("admission: domain rules by confirmed DNS name, only when access.dns i
   CHECK(w.adm.admitDomain(""));
   CHECK(w.adm.admitDomain("elsewhere.example"));
 }
+
+TEST_CASE("admission: pre-authentication limit per IP, IMAP and POP3 together, logins free slots") {
+  World w;
+  REQUIRE(w.adm.configure(cfg("limits.max_preauth_per_ip = 3\n")).ok());
+  CHECK(w.adm.effective().max_preauth_per_ip == 3);
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));  // id 1
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));  // id 2
+  CHECK_FALSE(w.connect("pop3", "127.0.0.2"));  // id 3: both protocols count
+  auto r = w.connect("imap", "127.0.0.2");
+  REQUIRE(r);
+  CHECK(r->kind == Refusal::kPreauthPerIp);
+  CHECK(r->counter == "refused.preauth_per_ip");
+  CHECK(r->reason == "Too many connections from your address that have not logged in (limit 3)");
+  auto p = w.connect("pop3", "127.0.0.2");
+  REQUIRE(p);
+  CHECK(p->kind == Refusal::kPreauthPerIp);
+  // Another address, the trusted one and LMTP (never logs in) are unaffected.
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(w.connect("imap", "127.0.0.3"));
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(w.connect("imap", "127.0.0.1"));
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(w.connect("lmtp", "127.0.0.2"));
+  // A login frees the slot: the logged-in connection no longer counts.
+  w.conns.setUser(1, "demo");
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+  CHECK(w.connect("imap", "127.0.0.2"));
+  // A closed connection frees it too.
+  w.conns.remove(2);
+  CHECK_FALSE(w.connect("pop3", "127.0.0.2"));
+  CHECK(w.connect("pop3", "127.0.0.2"));
+}
+
+TEST_CASE("admission: pre-authentication limit - 0 disables it, the per-IP limit still applies first") {
+  World w;
+  REQUIRE(w.adm.configure(cfg("limits.max_preauth_per_ip = 0\nlimits.max_connections_per_ip = 4\n")).ok());
+  for (int i = 0; i < 4; ++i) CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+  auto r = w.connect("imap", "127.0.0.2");
+  REQUIRE(r);
+  CHECK(r->kind == Refusal::kPerIp);
+  // Per-IP counts per protocol, pre-auth counts both: with 2, the per-IP
+  // limit of 4 is never reached when nobody logs in.
+  REQUIRE(w.adm.configure(cfg("limits.max_preauth_per_ip = 2\nlimits.max_connections_per_ip = 4\n")).ok());
+  auto q = w.connect("pop3", "127.0.0.2");
+  REQUIRE(q);
+  CHECK(q->kind == Refusal::kPreauthPerIp);
+  // Logged-in sessions still count against the per-IP limit.
+  for (uint64_t id = 1; id <= 4; ++id) w.conns.setUser(id, "demo");
+  CHECK(w.connect("imap", "127.0.0.2").value_or(Refusal{}).kind == Refusal::kPerIp);
+  CHECK_FALSE(w.connect("pop3", "127.0.0.2"));
+  CHECK_FALSE(w.connect("pop3", "127.0.0.2"));
+  CHECK(w.connect("pop3", "127.0.0.2").value_or(Refusal{}).kind == Refusal::kPreauthPerIp);
+}
+
+TEST_CASE("admission: pre-authentication limit - a named listener's per-IP override does not bypass it") {
+  World w;
+  REQUIRE(w.adm.configure(cfg("limits.max_preauth_per_ip = 2\nlistener.corp.protocol = imap\n"
+                              "listener.corp.address = 127.0.0.1:0\nlistener.corp.max_connections_per_ip = 50\n"))
+              .ok());
+  CHECK_FALSE(w.connect("imap", "127.0.0.2", "corp"));
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+  auto r = w.connect("imap", "127.0.0.2", "corp");
+  REQUIRE(r);
+  CHECK(r->kind == Refusal::kPreauthPerIp);
+}
+
+TEST_CASE("admission: limits.max_preauth_per_ip is a live key with the config's validation") {
+  World w;
+  REQUIRE(w.adm.configure(cfg("")).ok());
+  CHECK(w.adm.effective().max_preauth_per_ip == 10);  // the default
+  CHECK(Admission::isLiveKey("limits.max_preauth_per_ip"));
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+  CHECK(w.connect("imap", "127.0.0.2"));
+  REQUIRE(w.adm.setOverride("limits.max_preauth_per_ip", "0").ok());
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+  Error bad = w.adm.setOverride("limits.max_preauth_per_ip", "1001");
+  CHECK(bad.code == ErrorCode::kBadArgs);
+  CHECK(bad.message.find("0-1000") != std::string::npos);
+  REQUIRE(w.adm.setOverride("limits.max_preauth_per_ip", "5").ok());
+  CHECK(w.connect("imap", "127.0.0.2"));  // 11 not logged in: over the lowered limit, nobody dropped
+  CHECK(w.conns.total() == 11);
+  Admission other(w.conns);
+  REQUIRE(other.configure(cfg("")).ok());
+  REQUIRE(other.loadOverrides(w.adm.serialiseOverrides()).ok());
+  CHECK(other.effective().max_preauth_per_ip == 5);
+  // Live trusted_networks exempt an address from it at once.
+  REQUIRE(w.adm.setOverride("trusted_networks", "127.0.0.1/32 127.0.0.2/32").ok());
+  CHECK_FALSE(w.connect("imap", "127.0.0.2"));
+}

@@ -55,3 +55,32 @@ TEST_CASE("conn table: a dead worker's connections all leave the counts") {
   CHECK(t.byUser("bob") == 0);
   CHECK(t.authenticated() == 0);
 }
+
+TEST_CASE("conn table: the pre-authentication count per peer and protocol follows logins and closes") {
+  ConnTable t;
+  t.add(conn(1, "127.0.0.2", -1));  // pending (DNS check): counts already
+  t.add(conn(2, "127.0.0.2", 0));
+  t.add(conn(3, "127.0.0.2", 1, "pop3"));
+  t.add(conn(4, "127.0.0.3", 0));
+  CHECK(t.preauthByPeer("127.0.0.2", "imap") == 2);
+  CHECK(t.preauthByPeer("127.0.0.2", "pop3") == 1);
+  CHECK(t.preauthByPeer("127.0.0.3", "imap") == 1);
+  t.setUser(2, "alice");  // logged in: no longer pre-auth
+  CHECK(t.preauthByPeer("127.0.0.2", "imap") == 1);
+  t.setUser(2, "bob");  // a second login of the same connection changes nothing here
+  CHECK(t.preauthByPeer("127.0.0.2", "imap") == 1);
+  CHECK(t.byPeer("127.0.0.2", "imap") == 2);  // still counted as a connection
+  CHECK(t.remove(2));  // a logged-in connection closing leaves the pre-auth count alone
+  CHECK(t.preauthByPeer("127.0.0.2", "imap") == 1);
+  CHECK(t.remove(1));
+  CHECK(t.preauthByPeer("127.0.0.2", "imap") == 0);
+  CHECK(t.removeWorker(1) == 1);
+  CHECK(t.preauthByPeer("127.0.0.2", "pop3") == 0);
+  // A connection added with its user already set was never pre-auth.
+  ConnInfo c = conn(5, "127.0.0.3", 0);
+  c.user = "carol";
+  t.add(c);
+  CHECK(t.preauthByPeer("127.0.0.3", "imap") == 1);
+  CHECK(t.remove(5));
+  CHECK(t.preauthByPeer("127.0.0.3", "imap") == 1);
+}

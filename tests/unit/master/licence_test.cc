@@ -153,7 +153,9 @@ TEST_CASE("licence: a changed byte in any signed field breaks the signature") {
       {"issued: 2026-11-22", "issued: 2026-11-21"},
       {"id: 3f9c0a7be2d14c55a1e0b7d2c4f86a19", "id: 3f9c0a7be2d14c55a1e0b7d2c4f86a18"},
   };
-  for (auto [from, to] : edits) {
+  for (const auto& kv : edits) {
+    const auto from = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto to = kv.second;
     CAPTURE(to);
     LicenceCheck c = checkLicence(replace(v.licence, from, to), {v.keys.public_pem}, kNow);
     CHECK(c.status == LicenceStatus::kBadSignature);

@@ -48,8 +48,9 @@ std::string user(int i) { return "user" + std::to_string(i); }
 }  // namespace
 
 TEST_CASE("seats: 5 users with 2 sessions each hold 5 seats per-seat, 10 per-server") {
-  for (auto [mode, want] :
-       {std::pair{LicenceMode::kPerSeat, size_t(5)}, {LicenceMode::kPerServer, size_t(10)}}) {
+  for (const auto& kv : {std::pair{LicenceMode::kPerSeat, size_t(5)}, {LicenceMode::kPerServer, size_t(10)}}) {
+    const auto mode = kv.first;  // not a structured binding: clang 14 cannot capture those
+    const auto want = kv.second;
     CAPTURE(licenceModeName(mode));
     SeatLedger l(mode, 10);
     uint64_t conn = 0;

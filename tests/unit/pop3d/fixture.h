@@ -23,18 +23,22 @@ class FakeHost : public SessionHost {
   EventLoop& loop() override { return t_.loop; }
   StoreClient& store() override { return t_.store; }
   const Config& config() const override { return t_.config; }
-  void requestLogin(uint64_t, const std::string& user, LoginCallback cb) override {
+  void requestLogin(uint64_t, const std::string& user, uint32_t login_delay_s, LoginCallback cb) override {
     logins.push_back(user);
+    login_delays.push_back(login_delay_s);
     bool ok = login_ok;
     std::string reason = login_reason;
     t_.loop.post([cb, ok, reason] { cb(ok, reason); });
   }
   void connectionClosed(uint64_t conn) override { closed.push_back(conn); }
   std::string lockOwner(uint64_t conn) const override { return worker_ + "/" + std::to_string(conn); }
+  std::shared_ptr<tls::Context> tlsContext() const override { return tls; }
 
+  std::shared_ptr<tls::Context> tls;  // set: STLS is offered
   bool login_ok = true;
   std::string login_reason;
   std::vector<std::string> logins;
+  std::vector<uint32_t> login_delays;  // what each requestLogin said the user's LOGIN-DELAY is
   std::vector<uint64_t> closed;
 
  private:

@@ -8,7 +8,6 @@
 #include "pop3d/proto/command.h"
 #include "pop3d/proto/dot_stuff.h"
 #include "pop3d/proto/line_reader.h"
-#include "pop3d/proto/sasl.h"
 
 using namespace postern::pop3d;
 
@@ -170,43 +169,4 @@ TEST_CASE("AUTH parses its mechanism and initial response") {
   CHECK(c.error.empty());
   CHECK(c.arg.empty());
   CHECK(parseCommand("AUTH PLAIN a b").error == "Too many arguments");
-}
-
-TEST_CASE("strict base64 for SASL lines") {
-  struct Case {
-    std::string in;
-    bool ok;
-    std::string out;
-  };
-  std::vector<Case> cases = {
-      {"", true, ""},        {"AGFsaWNlAHB3", true, std::string("\0alice\0pw", 9)},
-      {"YQ==", true, "a"},   {"YWI=", true, "ab"},
-      {"YWJj", true, "abc"}, {"YQ=", false, ""},
-      {"Y===", false, ""},   {"YQ==YQ==", false, ""},
-      {"YW J", false, ""},   {"YWJ*", false, ""},
-      {"=", false, ""},
-  };
-  for (const auto& c : cases) {
-    CAPTURE(c.in);
-    auto r = decodeBase64(c.in);
-    CHECK(r.has_value() == c.ok);
-    if (r && c.ok) CHECK(*r == c.out);
-  }
-}
-
-TEST_CASE("PLAIN messages split into authzid, authcid and password") {
-  auto p = parsePlain(std::string("\0alice\0pw", 9));
-  REQUIRE(p);
-  CHECK(p->authzid.empty());
-  CHECK(p->authcid == "alice");
-  CHECK(p->password == "pw");
-  p = parsePlain(std::string("admin\0alice\0p w\x01", 16));
-  REQUIRE(p);
-  CHECK(p->authzid == "admin");
-  CHECK(p->password == "p w\x01");
-  CHECK(!parsePlain(std::string("\0alice", 6)));
-  CHECK(!parsePlain(std::string("\0\0pw", 4)));
-  CHECK(!parsePlain(std::string("\0alice\0", 7)));
-  CHECK(!parsePlain(std::string("\0alice\0pw\0", 10)));
-  CHECK(!parsePlain(""));
 }

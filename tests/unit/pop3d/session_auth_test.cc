@@ -59,9 +59,24 @@ TEST_CASE("pop3 AUTH: mechanisms list and unknown mechanisms") {
   Fixture f;
   f.connect();
   f.c.write("AUTH\r\n");
-  CHECK(f.c.readUntil("\r\n.\r\n") == "+OK\r\nPLAIN\r\n.\r\n");
+  CHECK(f.c.readUntil("\r\n.\r\n") == "+OK\r\nSCRAM-SHA-256\r\nSCRAM-SHA-1\r\nPLAIN\r\nLOGIN\r\n.\r\n");
   CHECK(f.c.cmd("AUTH CRAM-MD5") == "-ERR Unsupported authentication mechanism\r\n");
   CHECK(f.c.cmd("AUTH PLAIN a b") == "-ERR Too many arguments\r\n");
+}
+
+TEST_CASE("pop3 AUTH LOGIN: Username: and Password: challenges, initial response, cancel") {
+  Fixture f;
+  f.connect();
+  CHECK(f.c.cmd("AUTH LOGIN") == "+ VXNlcm5hbWU6\r\n");
+  CHECK(f.c.cmd("YWxpY2U=") == "+ UGFzc3dvcmQ6\r\n");
+  CHECK(f.c.cmd("cHc=") == kLoggedIn);
+
+  Fixture g;
+  g.connect();
+  CHECK(g.c.cmd("AUTH LOGIN YWxpY2U=") == "+ UGFzc3dvcmQ6\r\n");
+  CHECK(g.c.cmd("*") == "-ERR Authentication cancelled\r\n");
+  CHECK(g.c.cmd("AUTH LOGIN YWxpY2U=") == "+ UGFzc3dvcmQ6\r\n");
+  CHECK(g.c.cmd("cHc=") == kLoggedIn);
 }
 
 TEST_CASE("pop3 AUTH: the store down answers [SYS/TEMP]") {
@@ -85,7 +100,7 @@ TEST_CASE("pop3 CAPA lists what is implemented, in both states") {
   Fixture f;
   f.connect();
   const std::string capa =
-      "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\nPIPELINING\r\n"
+      "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN\r\nRESP-CODES\r\nPIPELINING\r\n"
       "AUTH-RESP-CODE\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\nIMPLEMENTATION Postern\r\n.\r\n";
   f.c.write("CAPA\r\n");
   CHECK(f.c.readUntil("\r\n.\r\n") == capa);

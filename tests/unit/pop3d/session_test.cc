@@ -18,7 +18,7 @@ TEST_CASE("pop3 session: a whole mail download") {
   CHECK(f.c.cmd("STAT") == "-ERR Not logged in: use USER and PASS\r\n");
   f.c.write("CAPA\r\n");
   CHECK(f.c.readUntil("\r\n.\r\n") ==
-        "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\n"
+        "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nSASL SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN\r\nRESP-CODES\r\n"
         "PIPELINING\r\nAUTH-RESP-CODE\r\nEXPIRE NEVER\r\nLOGIN-DELAY 0\r\nIMPLEMENTATION Postern\r\n.\r\n");
   f.login();
   CHECK(f.c.cmd("STAT") == "+OK 2 57\r\n");
