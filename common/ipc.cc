@@ -16,10 +16,11 @@ IpcMsg makeMsg(MsgType type, uint64_t conn, uint32_t value, std::string_view pee
   m.type = type;
   m.conn = conn;
   m.value = value;
+  // copy_n, not memcpy: an empty string_view may have a null data().
   size_t pn = std::min(peer.size(), sizeof m.peer - 1);
-  memcpy(m.peer, peer.data(), pn);
+  std::copy_n(peer.data(), pn, m.peer);
   size_t tn = std::min(text.size(), sizeof m.text - 1);
-  memcpy(m.text, text.data(), tn);
+  std::copy_n(text.data(), tn, m.text);
   return m;
 }
 

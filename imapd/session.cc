@@ -357,7 +357,19 @@ void Session::readRawLine(std::function<void(std::string)> cb) {
 void Session::write(std::string_view data) {
   if (closed_ || data.empty()) return;
   out_.append(data);
-  flushOutput();
+  // One send() for everything a command says in one go (untagged lines,
+  // the tagged line): flushed once the current event has been handled.
+  // Large answers flush at once, so buffering stays bounded.
+  if (pendingOutput() >= kReadChunk) return flushOutput();
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  auto weak = weak_from_this();
+  runtime().loop().post([weak] {
+    auto s = weak.lock();
+    if (!s) return;
+    s->flush_posted_ = false;
+    if (!s->closed_) s->flushOutput();
+  });
 }
 
 void Session::flushOutput() {

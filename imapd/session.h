@@ -154,6 +154,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<tls::Context> starttls_ctx_;  // set between STARTTLS's OK and the handshake
   bool tls_logged_ = false;
   bool reread_posted_ = false;
+  bool flush_posted_ = false;  // a flushOutput() is queued on the loop (write())
   std::string id_;
   std::string user_;
   State state_ = State::kNotAuthenticated;
