@@ -307,6 +307,11 @@ const std::vector<KeyDef>& keyTable() {
       {"auth.penalty_window", "900", "1-604800",
        "Failures count as in a row while no more than this many seconds pass between two; a longer pause forgets them.",
        uintKey(1, 604800, [](Config& c, uint64_t v) { c.auth_penalty_window_s = static_cast<uint32_t>(v); })},
+      {"auth.cache_ttl", "300", "0-86400",
+       "Seconds a verified login (user + password, kept only as an HMAC with a per-process key) is remembered, "
+       "so the same login again skips the password hash. Any password change, import or user deletion "
+       "invalidates it at once; failures are never cached. 0 = off. Needs a restart.",
+       uintKey(0, 86400, [](Config& c, uint64_t v) { c.auth_cache_ttl_s = static_cast<uint32_t>(v); })},
       {"user", "postern", "user name, or empty",
        "When the master starts as root: the user postern-stored runs as (owns <data_dir>/store). Empty = "
        "no switching, every process stays root (development only). Needs a restart.",

@@ -116,6 +116,8 @@ struct Config {
   uint32_t auth_penalty_max_failures = 10;  // 0 = never block
   uint32_t auth_penalty_block_time_s = 900;
   uint32_t auth_penalty_window_s = 900;
+  // stored's verified-credential cache (stored/auth_cache.h); 0 = off.
+  uint32_t auth_cache_ttl_s = 300;
 
   // Privileges, used when the master starts as root (docs/architecture.md):
   // stored runs as user:group, the protocol workers as worker_user:group.

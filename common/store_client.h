@@ -184,6 +184,27 @@ class StoreClient {
   virtual std::shared_ptr<BodyStream> fetchBodies(const std::string& user, uint32_t mailbox_id,
                                                   std::vector<uint32_t> uids, OnBody on_body,
                                                   Done done) = 0;
+  // Like fetchBodies, but each message arrives cut to its header block:
+  // up to and including the first empty line (CRLF CRLF), just the CRLF if
+  // the message starts with one, the whole message if it has no empty line
+  // (SEARCH FROM / SUBJECT / HEADER / SENT*). stored sends only those bytes;
+  // this default, for clients that cannot, cuts full bodies.
+  static std::string headerBlock(std::string body) {
+    if (body.rfind("\r\n", 0) == 0) return body.substr(0, 2);
+    size_t p = body.find("\r\n\r\n");
+    if (p != std::string::npos) body.resize(p + 4);
+    return body;
+  }
+  virtual std::shared_ptr<BodyStream> fetchHeaders(const std::string& user, uint32_t mailbox_id,
+                                                   std::vector<uint32_t> uids, OnBody on_header, Done done) {
+    return fetchBodies(
+        user, mailbox_id, std::move(uids),
+        [on_header = std::move(on_header)](uint32_t uid, Result<std::string> body) -> bool {
+          if (!body.ok()) return on_header(uid, body.error());
+          return on_header(uid, headerBlock(std::move(body.value())));
+        },
+        std::move(done));
+  }
   virtual void storeFlags(StoreFlagsArgs args, Callback<StoreFlagsResult> cb) = 0;
   // Returns the uids expunged. Empty `uids` means every message.
   virtual void expunge(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,

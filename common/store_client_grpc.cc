@@ -60,6 +60,9 @@ std::vector<MessageMeta> fromPb(const pb::MessageList& l) {
 
 class GrpcStoreClient;
 
+// FetchBodies: about this many bytes of small messages per stream message.
+constexpr uint32_t kBatchBytes = 256 * 1024;
+
 // A FetchBodies stream. Reads are started only from the loop thread after
 // the previous chunk was consumed, so a slow client pauses the stream
 // instead of buffering the mailbox in memory.
@@ -84,6 +87,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
         RemoveHold();
         return;
       }
+      next_ = 0;
       if (!consume()) {
         paused_ = true;
         return;
@@ -108,6 +112,11 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   void resume() override {
     if (!paused_) return;
     paused_ = false;
+    // Finish the batch already received before asking for more.
+    if (!consume()) {
+      paused_ = true;
+      return;
+    }
     StartRead(&chunk_);
   }
 
@@ -121,22 +130,39 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   }
 
  private:
-  // Returns false when the consumer asked to pause.
+  // Consumes the received message's pieces from next_ on: the chunk itself,
+  // then those batched in `more`. Returns false when the consumer asked to
+  // pause; next_ then points at the first piece not yet consumed, so at most
+  // one stream message is ever held while paused.
   bool consume() {
+    const int n = 1 + chunk_.more_size();
+    while (next_ < n) {
+      pb::BodyChunk& c = next_ == 0 ? chunk_ : *chunk_.mutable_more(next_ - 1);
+      next_++;
+      if (!consumeOne(c)) return false;
+    }
+    return true;
+  }
+
+  bool consumeOne(pb::BodyChunk& c) {
     if (cancelled_ || !on_body_) return true;
-    if (chunk_.has_error() && chunk_.error().code() != pb::OK) {
+    if (c.has_error() && c.error().code() != pb::OK) {
       partial_.clear();
       structure_.clear();
-      return on_body_(chunk_.uid(), Error{fromPb(chunk_.error())});
+      return on_body_(c.uid(), Error{fromPb(c.error())});
     }
-    if (partial_.empty() && chunk_.total_size() > 0) partial_.reserve(chunk_.total_size());
-    if (!chunk_.structure().empty()) structure_ = chunk_.structure();
-    partial_ += chunk_.data();
-    if (!chunk_.last()) return true;
+    if (!c.structure().empty()) structure_.swap(*c.mutable_structure());
     StoreClient::Fetched f;
-    f.body.swap(partial_);
+    if (partial_.empty() && c.last()) {
+      f.body.swap(*c.mutable_data());  // the whole message in one piece: no copy
+    } else {
+      if (partial_.empty() && c.total_size() > 0) partial_.reserve(c.total_size());
+      partial_ += c.data();
+      if (!c.last()) return true;
+      f.body.swap(partial_);
+    }
     f.structure.swap(structure_);
-    return on_body_(chunk_.uid(), std::move(f));
+    return on_body_(c.uid(), std::move(f));
   }
 
   EventLoop& loop_;
@@ -145,6 +171,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   grpc::ClientContext ctx_;
   pb::FetchBodiesRequest req_;
   pb::BodyChunk chunk_;
+  int next_ = 0;  // next piece of chunk_ to consume (0 = chunk_ itself, i = more(i-1))
   std::string partial_;
   std::string structure_;
   bool paused_ = false;
@@ -372,9 +399,27 @@ class GrpcStoreClient final : public StoreClient {
     req.set_user(user);
     req.set_mailbox_id(mailbox_id);
     for (auto u : uids) req.add_uids(u);
+    req.set_max_batch_bytes(kBatchBytes);
     auto adapt = [on_body = std::move(on_body)](uint32_t uid, Result<Fetched> m) -> bool {
       if (!m.ok()) return on_body(uid, m.error());
       return on_body(uid, std::move(m->body));
+    };
+    auto r = std::make_shared<BodyReader>(loop_, std::move(adapt), std::move(done));
+    r->start(stub_.get(), req, r);
+    return r;
+  }
+
+  std::shared_ptr<BodyStream> fetchHeaders(const std::string& user, uint32_t mailbox_id,
+                                           std::vector<uint32_t> uids, OnBody on_header, Done done) override {
+    pb::FetchBodiesRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    for (auto u : uids) req.add_uids(u);
+    req.set_header_only(true);
+    req.set_max_batch_bytes(kBatchBytes);  // headers are small: many per stream message
+    auto adapt = [on_header = std::move(on_header)](uint32_t uid, Result<Fetched> m) -> bool {
+      if (!m.ok()) return on_header(uid, m.error());
+      return on_header(uid, std::move(m->body));
     };
     auto r = std::make_shared<BodyReader>(loop_, std::move(adapt), std::move(done));
     r->start(stub_.get(), req, r);
@@ -403,6 +448,7 @@ class GrpcStoreClient final : public StoreClient {
     for (auto u : uids) req.add_uids(u);
     req.set_with_structure(true);
     req.set_structure_only(!with_body);
+    req.set_max_batch_bytes(kBatchBytes);
     auto r = std::make_shared<BodyReader>(loop_, std::move(on_message), std::move(done));
     r->start(stub_.get(), req, r);
     return r;

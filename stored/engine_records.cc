@@ -202,10 +202,10 @@ Error forEachMessage(MDB_txn* t, const Dbs& d, uint32_t mailbox_id,
   std::string prefix = keys::mailboxPrefix(mailbox_id);
   MDB_val k = val(prefix), v{};
   Error err;
+  rec::Message m;  // reused: ParseFromArray clears it first
   for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     std::string_view ks = view(k);
     if (ks.size() != 8 || ks.substr(0, 4) != prefix) break;
-    rec::Message m;
     if (!m.ParseFromArray(v.mv_data, int(v.mv_size))) {
       err = Error{ErrorCode::kCorrupt, "unparsable message record"};
       break;

@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   opts.map_size_mb = cfg->store_map_size_mb;
   opts.batch_max = cfg->store_batch_max;
   opts.max_message_size = cfg->message_size_limit;
+  opts.auth_cache_ttl_s = cfg->auth_cache_ttl_s;
   auto engine = stored::StoreEngine::open(opts);
   if (!engine.ok()) {
     log::error("cannot open store", {{"path", store_dir}, {"error", engine.error().message}});

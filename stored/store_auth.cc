@@ -121,12 +121,20 @@ Result<std::string> StoreEngine::authenticate(const std::string& user, const std
     return Error{ErrorCode::kAuthFailed, "unknown user " + *name};
   }
   bool legacy = schemeOf(hash) != Scheme::kScrypt;
+  // Verified before with this very stored hash (auth_cache.h): skip scrypt.
+  // Only native hashes with SCRAM keys are cached, so nothing is left to
+  // upgrade; a wrong password or a changed hash never hits.
+  if (!legacy && has_scram && auth_cache_.lookup(*name, hash, password)) return *name;
+  ++password_verifications_;
   bool ok = verifyPassword(password, hash);
   // A cheaper legacy scheme must not tell a guesser that the user exists:
   // pay for one scrypt as well, as an unknown user does.
   if (legacy) verifyPassword(password, dummyHash());
   if (!ok) return Error{ErrorCode::kAuthFailed, "wrong password for " + *name};
-  if (legacy || !has_scram) upgradePassword(*name, password, hash);
+  if (legacy || !has_scram)
+    upgradePassword(*name, password, hash);
+  else
+    auth_cache_.insert(*name, hash, password);
   return *name;
 }
 
@@ -271,12 +279,14 @@ Error StoreEngine::setPassword(const std::string& user, const std::string& passw
   auto creds = makeCredentials(password);
   if (!creds.ok()) return creds.error();
   const Dbs& d = *dbs_;
-  return runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
+  Error e = runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
     auto u = loadUser(t, d, *name);
     if (!u.ok()) return u.error();
     applyCredentials(&*u, *creds);
     return putRec(t, d.users, *name, *u);
   });
+  auth_cache_.erase(*name);  // would miss anyway: the hash is part of the MAC
+  return e;
 }
 
 Result<std::vector<ImportLineResult>> StoreEngine::importPasswd(const std::vector<std::string>& lines,

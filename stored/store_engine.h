@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "auth_cache.h"
 #include "change_hub.h"
 #include "error.h"
 #include "store_client.h"
@@ -44,6 +45,8 @@ struct EngineOptions {
   uint32_t batch_max = 512;        // writes per commit
   uint64_t max_message_size = 50ull << 20;
   size_t watch_backlog = 100000;   // ChangeHub per-subscriber limit
+  uint32_t auth_cache_ttl_s = 300;  // verified-credential cache (auth_cache.h); 0 = off
+  size_t auth_cache_max = 100000;   // entries
 };
 
 struct UserSummary {
@@ -201,6 +204,10 @@ class StoreEngine {
   ChangeHub& changes() { return *hub_; }
   uint64_t commitCount() const { return commits_.load(); }
   uint64_t writeCount() const { return writes_.load(); }
+  // Verified-credential cache, and how many real password hashes
+  // authenticate() has checked (tests: a cache hit checks none).
+  AuthCache& authCache() { return auth_cache_; }
+  uint64_t passwordVerifications() const { return password_verifications_.load(); }
 
  private:
   struct WriteOp;
@@ -245,6 +252,8 @@ class StoreEngine {
   std::map<std::string, std::vector<std::string>> summary_;
   std::mutex secret_mu_;
   std::string scram_secret_;  // cached kMetaScramSecret
+  AuthCache auth_cache_{opts_.auth_cache_ttl_s, opts_.auth_cache_max};  // after opts_
+  std::atomic<uint64_t> password_verifications_{0};
 };
 
 // Canonical user name, or kBadArgs.

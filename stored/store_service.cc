@@ -12,6 +12,7 @@ namespace {
 
 constexpr uint32_t kDefaultChunk = 64 * 1024;
 constexpr uint32_t kMaxChunk = 4 * 1024 * 1024;
+constexpr uint32_t kMaxBatch = 1024 * 1024;
 
 void setError(pb::Error* out, const Error& e) {
   out->set_code(static_cast<pb::ErrorCode>(static_cast<int>(e.code)));
@@ -247,6 +248,13 @@ grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb
   if (r.ok()) {
     toProto(r->mailbox, resp->mutable_mailbox());
     auto* list = resp->mutable_messages();
+    const int n = static_cast<int>(r->messages.size());
+    list->mutable_uid()->Reserve(n);
+    list->mutable_flags()->Reserve(n);
+    list->mutable_modseq()->Reserve(n);
+    list->mutable_size()->Reserve(n);
+    list->mutable_internaldate()->Reserve(n);
+    list->mutable_tzoffset()->Reserve(n);
     for (const auto& m : r->messages) addMeta(m, list, true);
   }
   setError(resp->mutable_error(), logged("select-mailbox", req->user(), r.error()));
@@ -285,28 +293,61 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
   uint32_t chunk = req->chunk_size() == 0 ? kDefaultChunk : std::clamp<uint32_t>(req->chunk_size(), 1024, kMaxChunk);
   std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
   bool with_structure = req->with_structure() || req->structure_only();
+  // Batching: several chunks per stream message (first inline, the rest in
+  // `more`) so that small messages do not each cost a wake-up in every thread.
+  const size_t batch_max =
+      req->max_batch_bytes() == 0 ? 0 : std::clamp<uint32_t>(req->max_batch_bytes(), 1024, kMaxBatch);
+  pb::BodyChunk batch;
+  size_t batch_bytes = 0;
+  bool have_batch = false;
+  auto flush = [&]() -> bool {
+    if (!have_batch) return true;
+    have_batch = false;
+    batch_bytes = 0;
+    bool ok = writer->Write(batch);
+    batch.Clear();
+    return ok;
+  };
+  auto emit = [&](pb::BodyChunk&& c) -> bool {
+    if (batch_max == 0) return writer->Write(c);
+    size_t n = c.data().size() + c.structure().size() + 32;
+    if (have_batch && batch_bytes + n > batch_max && !flush()) return false;
+    if (!have_batch) {
+      batch = std::move(c);
+      have_batch = true;
+    } else {
+      *batch.add_more() = std::move(c);
+    }
+    batch_bytes += n;
+    return batch_bytes >= batch_max ? flush() : true;
+  };
   auto on_message = [&](uint32_t uid, Result<StoreEngine::Fetched> msg) -> bool {
     if (ctx->IsCancelled()) return false;
-    pb::BodyChunk c;
-    c.set_uid(uid);
     if (!msg.ok()) {
       logged("fetch-body", req->user(), msg.error());
+      pb::BodyChunk c;
+      c.set_uid(uid);
       setError(c.mutable_error(), msg.error());
       c.set_last(true);
-      return writer->Write(c);
+      return emit(std::move(c));
     }
-    if (with_structure) c.set_structure(std::move(msg->structure));
-    const std::string& data = msg->body;
-    c.set_total_size(data.size());
+    std::string_view data = msg->body;
+    if (req->header_only()) {  // the header block, cut as StoreClient::headerBlock() does
+      if (data.rfind("\r\n", 0) == 0) data = data.substr(0, 2);
+      else if (size_t p = data.find("\r\n\r\n"); p != std::string_view::npos) data = data.substr(0, p + 4);
+    }
     size_t off = 0;
     do {
+      pb::BodyChunk c;
+      c.set_uid(uid);
+      if (off == 0 && with_structure) c.set_structure(std::move(msg->structure));
+      c.set_total_size(data.size());
       size_t n = std::min<size_t>(chunk, data.size() - off);
       c.set_offset(off);
       c.set_data(data.data() + off, n);
       off += n;
       c.set_last(off >= data.size());
-      if (!writer->Write(c)) return false;  // client gone
-      c.clear_structure();
+      if (!emit(std::move(c))) return false;  // client gone
     } while (off < data.size());
     return true;
   };
@@ -319,9 +360,10 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
       c.set_uid(uid);
       c.set_last(true);
       setError(c.mutable_error(), e);
-      if (!writer->Write(c)) break;
+      if (!emit(std::move(c))) break;
     }
   }
+  flush();
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,7 @@
 // SEARCH and UID SEARCH (RFC 3501 6.4.4). Flag, size, date, set and
-// boolean keys are answered from the MailboxView; header and text keys
-// stream the bodies from the store (case-insensitive substring match).
+// boolean keys are answered from the MailboxView; header keys (FROM, TO,
+// CC, BCC, SUBJECT, HEADER, SENT*) stream only the header blocks from the
+// store, BODY and TEXT the whole bodies (case-insensitive substring match).
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -50,7 +51,8 @@ class KeyParser {
     return true;
   }
 
-  bool needsBody = false;
+  bool needsHeader = false;  // header keys: the header block suffices
+  bool needsBody = false;    // BODY / TEXT: whole messages
 
  private:
   bool fail(std::string* err, std::string m) {
@@ -80,6 +82,7 @@ class KeyParser {
         if (!sub.parseKey(&kid, err, depth + 1)) return false;
         k->kids.push_back(std::move(kid));
       }
+      needsHeader |= sub.needsHeader;
       needsBody |= sub.needsBody;
       return true;
     }
@@ -140,7 +143,7 @@ class KeyParser {
       k->num = static_cast<uint64_t>(d->daysSinceEpoch());
       if (u.rfind("SENT", 0) == 0) {  // by the Date: header, time and zone disregarded
         k->op = u == "SENTBEFORE" ? Key::kSentBefore : u == "SENTON" ? Key::kSentOn : Key::kSentSince;
-        needsBody = true;
+        needsHeader = true;
         return true;
       }
       k->op = u == "BEFORE" ? Key::kBefore : u == "ON" ? Key::kOn : Key::kSince;
@@ -173,7 +176,7 @@ class KeyParser {
         k->field = h;
         k->str = imap::toUpper(*s);
         k->raw = *s;
-        needsBody = true;
+        needsHeader = true;
         return true;
       }
     }
@@ -185,7 +188,7 @@ class KeyParser {
       k->field = imap::toUpper(*f);
       k->str = imap::toUpper(*s);
       k->raw = *s;
-      needsBody = true;
+      needsHeader = true;
       return true;
     }
     if (u == "BODY" || u == "TEXT") {
@@ -227,8 +230,10 @@ std::optional<int64_t> sentDay(const std::string& body) {
   return d->daysSinceEpoch();
 }
 
-// One message's text for the body keys; its MIME structure is parsed at
-// most once per message, however many keys look at it.
+// One message's text for the header and body keys: the whole message, or
+// (no BODY / TEXT key) just its header block, which headerOf() returns
+// unchanged. The MIME structure is parsed at most once per message, however
+// many keys look at it, and only for BODY / TEXT.
 struct Text {
   const std::string* body = nullptr;
   mutable std::optional<mime::Structure> parsed;
@@ -310,7 +315,7 @@ void cmdSearch(CommandContext& ctx) {
     return ctx.bad(err);
   }
   auto self = ctx.self();
-  if (!p.needsBody) {
+  if (!p.needsBody && !p.needsHeader) {
     std::vector<uint32_t> hits;
     for (uint32_t s = 1; s <= v->count(); ++s)
       if (eval(*key, *v, s, Text{})) hits.push_back(s);
@@ -320,20 +325,22 @@ void cmdSearch(CommandContext& ctx) {
   for (uint32_t s = 1; s <= v->count(); ++s) uids.push_back(v->at(s).uid);
   if (uids.empty()) return answer(self, {});
   auto hits = std::make_shared<std::vector<uint32_t>>();
-  ctx.store().fetchBodies(
-      ctx.session().user(), v->id(), std::move(uids),
-      [self, key, hits](uint32_t uid, Result<std::string> body) -> bool {
-        MailboxView* v = self->session().selected();
-        if (!v || !body.ok()) return true;
-        uint32_t seq = v->seqOf(uid);
-        if (seq && eval(*key, *v, seq, Text{&body.value(), std::nullopt})) hits->push_back(seq);
-        return true;
-      },
-      [self, hits](Error e) {
-        if (!e.ok()) return self->fail(e, "SEARCH");
-        std::sort(hits->begin(), hits->end());
-        answer(self, *hits);
-      });
+  auto on_message = [self, key, hits](uint32_t uid, Result<std::string> body) -> bool {
+    MailboxView* v = self->session().selected();
+    if (!v || !body.ok()) return true;
+    uint32_t seq = v->seqOf(uid);
+    if (seq && eval(*key, *v, seq, Text{&body.value(), std::nullopt})) hits->push_back(seq);
+    return true;
+  };
+  auto done = [self, hits](Error e) {
+    if (!e.ok()) return self->fail(e, "SEARCH");
+    std::sort(hits->begin(), hits->end());
+    answer(self, *hits);
+  };
+  if (p.needsBody)
+    ctx.store().fetchBodies(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
+  else  // header keys only: no body crosses gRPC or gets parsed
+    ctx.store().fetchHeaders(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
 }
 
 }  // namespace postern::imapd

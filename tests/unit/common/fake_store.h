@@ -59,6 +59,7 @@ class FakeStore : public StoreClient {
   int deliver_calls = 0;
   int fetch_pauses = 0;  // on_body returned false
   int fetch_calls = 0;
+  int header_fetch_calls = 0;  // fetchHeaders (header blocks only; not in fetch_calls)
   // Locks by {user, name}: {owner, expiry in now_ms}. acquireLock counts in lock_calls.
   std::map<std::pair<std::string, std::string>, std::pair<std::string, int64_t>> locks;
   int64_t now_ms = 0;
@@ -349,6 +350,20 @@ class FakeStore : public StoreClient {
       return s;
     }
     s->schedule();
+    return s;
+  }
+
+  std::shared_ptr<BodyStream> fetchHeaders(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                                           OnBody on_header, Done done) override {
+    auto s = fetchBodies(
+        user, mailbox_id, std::move(uids),
+        [on_header = std::move(on_header)](uint32_t uid, Result<std::string> body) -> bool {
+          if (!body.ok()) return on_header(uid, body.error());
+          return on_header(uid, headerBlock(std::move(body.value())));
+        },
+        std::move(done));
+    --fetch_calls;
+    ++header_fetch_calls;
     return s;
   }
 

@@ -360,6 +360,30 @@ TEST_CASE("imap search") {
   CHECK(run(*c, "v", "SEARCH CHARSET UTF-8 KEYWORD $Nothing") == "* SEARCH\r\nv OK SEARCH completed\r\n");
 }
 
+TEST_CASE("imap search: header keys fetch header blocks only, BODY / TEXT fetch bodies") {
+  World w;
+  auto c = selected(w);
+  auto calls = [&] {
+    return w.onLoop([&] { return std::make_pair(w.store->fetch_calls, w.store->header_fetch_calls); });
+  };
+  // A header-looking line in the body is not part of the header.
+  const std::string msg = "Subject: =?utf-8?q?Caf=C3=A9_menu?=\r\nDate: 2 Jan 2024 10:00:00 +0100\r\n\r\n"
+                          "X-Fake: inbody\r\nSubject: bodysubject\r\n";
+  CHECK(run(*c, "a", "APPEND INBOX {" + std::to_string(msg.size()) + "+}\r\n" + msg).ends_with("a OK [APPENDUID 42 4] APPEND completed\r\n"));
+  auto before = calls();
+  CHECK(run(*c, "b", "SEARCH SUBJECT \"CAFÉ MENU\"") == "* SEARCH 4\r\nb OK SEARCH completed\r\n");
+  CHECK(run(*c, "c", "SEARCH SUBJECT bodysubject") == "* SEARCH\r\nc OK SEARCH completed\r\n");
+  CHECK(run(*c, "d", "SEARCH HEADER X-Fake \"\"") == "* SEARCH\r\nd OK SEARCH completed\r\n");
+  CHECK(run(*c, "e", "SEARCH HEADER Date \"\" SENTON 2-Jan-2024") == "* SEARCH 4\r\ne OK SEARCH completed\r\n");
+  CHECK(run(*c, "f", "SEARCH OR FROM nobody (TO nobody CC x BCC y)") == "* SEARCH\r\nf OK SEARCH completed\r\n");
+  auto after = calls();
+  CHECK(after.first == before.first);         // no body was asked for
+  CHECK(after.second == before.second + 5);  // one header stream per SEARCH
+  CHECK(run(*c, "g", "SEARCH SUBJECT menu BODY bodysubject") == "* SEARCH 4\r\ng OK SEARCH completed\r\n");
+  CHECK(run(*c, "h", "SEARCH TEXT inbody") == "* SEARCH 4\r\nh OK SEARCH completed\r\n");
+  CHECK(calls() == std::make_pair(after.first + 2, after.second));
+}
+
 TEST_CASE("imap idle: another session's changes arrive at once, DONE ends it") {
   World w;
   auto a = selected(w);

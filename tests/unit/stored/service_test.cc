@@ -114,6 +114,35 @@ TEST_CASE("service: users, append, chunked fetch with per-uid errors") {
   CHECK(got == big);
   CHECK(errors == std::vector<uint32_t>{7});
 
+  // Batched: the same pieces in order, several per stream message.
+  grpc::ClientContext c5b;
+  fr.set_max_batch_bytes(256 * 1024);
+  auto breader = s.stub->FetchBodies(&c5b, fr);
+  std::string bgot;
+  int pieces = 0, messages = 0;
+  std::vector<uint32_t> berrors;
+  while (breader->Read(&ch)) {
+    messages++;
+    std::vector<v1::BodyChunk> all{ch};
+    for (const auto& m : ch.more()) all.push_back(m);
+    all.front().clear_more();
+    for (const auto& p : all) {
+      CHECK(p.more_size() == 0);
+      if (p.error().code() != v1::OK) {
+        berrors.push_back(p.uid());
+        continue;
+      }
+      CHECK(p.offset() == bgot.size());
+      bgot += p.data();
+      pieces++;
+    }
+  }
+  CHECK(breader->Finish().ok());
+  CHECK(pieces == 3);
+  CHECK(messages == 1);
+  CHECK(bgot == big);
+  CHECK(berrors == std::vector<uint32_t>{7});
+
   grpc::ClientContext c6;
   v1::DeliverRequest dr;
   dr.add_users("alice");
