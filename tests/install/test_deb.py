@@ -159,15 +159,18 @@ class DebPackage(unittest.TestCase):
             ref = run([self.p("/usr/sbin/postern-master"), "--config-reference"]).stdout
             if "| `user` |" in ref:
                 f.write("user =\n")
+        errlog = open(os.path.join(self.tmp, "master.stderr"), "w+")
         master = subprocess.Popen([self.p("/usr/sbin/postern-master"), "--config",
                                    self.p("/etc/postern/postern.conf")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=errlog,
                                   start_new_session=True)
         try:
             deadline = time.monotonic() + 30
             greetings = {}
             while time.monotonic() < deadline and len(greetings) < 3:
-                self.assertIsNone(master.poll(), "postern-master exited: %s" % master.stderr.read())
+                if master.poll() is not None:
+                    errlog.seek(0)
+                    self.fail("postern-master exited with %s: %s" % (master.returncode, errlog.read()))
                 for k, port in ports.items():
                     if k not in greetings:
                         try:
@@ -185,9 +188,12 @@ class DebPackage(unittest.TestCase):
             self.assertIn("master[", log)
             self.assertIn("imapd", log)
         finally:
-            os.killpg(master.pid, 15)
+            errlog.close()
             try:
+                os.killpg(master.pid, 15)
                 master.wait(20)
+            except ProcessLookupError:
+                pass
             except subprocess.TimeoutExpired:
                 os.killpg(master.pid, 9)
                 master.wait(5)
