@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdio>
 
-#include "licence_internal.h"
+#include "sasl/base64.h"
 
 namespace postern::master {
 namespace {
@@ -248,7 +248,7 @@ Result<ParsedLicence> parseLicence(std::string_view text) {
         break;
       }
       case kSignature: {
-        auto sig = detail::base64Decode(value);
+        auto sig = sasl::decodeBase64(value);
         if (!sig || sig->size() != kSignatureBytes)
           return malformed(line_no, "signature must be base64 of 64 bytes");
         out.signature = std::move(*sig);

@@ -9,68 +9,9 @@
 #include <memory>
 
 #include "licence.h"
-#include "licence_internal.h"
+#include "sasl/base64.h"
 
 namespace postern::master {
-namespace detail {
-
-namespace {
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int b64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-}  // namespace
-
-std::string base64Encode(std::string_view raw) {
-  std::string out;
-  out.reserve((raw.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < raw.size(); i += 3) {
-    uint32_t n = uint32_t(static_cast<unsigned char>(raw[i])) << 16;
-    if (i + 1 < raw.size()) n |= uint32_t(static_cast<unsigned char>(raw[i + 1])) << 8;
-    if (i + 2 < raw.size()) n |= uint32_t(static_cast<unsigned char>(raw[i + 2]));
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < raw.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < raw.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
-  size_t pad = 0;
-  if (text.back() == '=') ++pad;
-  if (text[text.size() - 2] == '=') ++pad;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int v[4];
-    for (int k = 0; k < 4; ++k) {
-      bool padded = last && k >= 4 - int(pad);
-      v[k] = padded ? 0 : b64Value(text[i + size_t(k)]);
-      if (v[k] < 0) return std::nullopt;  // includes '=' anywhere but the end
-    }
-    uint32_t n = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    out += char((n >> 16) & 0xff);
-    if (!(last && pad == 2)) out += char((n >> 8) & 0xff);
-    if (!(last && pad >= 1)) out += char(n & 0xff);
-    // Non-canonical encodings (set bits beyond the data) would let two
-    // spellings carry one value; refuse them.
-    if (last && pad == 2 && (n & 0xffff) != 0) return std::nullopt;
-    if (last && pad == 1 && (n & 0xff) != 0) return std::nullopt;
-  }
-  return out;
-}
-
-}  // namespace detail
-
 namespace {
 
 constexpr size_t kRawKeyBytes = 32;
@@ -123,7 +64,7 @@ Pkey parsePublicKey(std::string_view text) {
     if (!key || EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) return nullptr;
     return key;
   }
-  auto raw = detail::base64Decode(text);
+  auto raw = sasl::decodeBase64(text);
   if (!raw || raw->size() != kRawKeyBytes) return nullptr;
   Pkey key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                        reinterpret_cast<const unsigned char*>(raw->data()), raw->size()));
@@ -178,7 +119,7 @@ std::optional<std::string> bioText(BIO* bio) {
 
 bool looksLikeRawKey(const std::string& entry) {
   if (entry.size() != 44) return false;
-  auto raw = detail::base64Decode(entry);
+  auto raw = sasl::decodeBase64(entry);
   return raw && raw->size() == kRawKeyBytes;
 }
 
@@ -266,7 +207,7 @@ Result<KeyPair> generateKeyPair() {
   auto pub_text = bioText(pub.get());
   auto raw = rawPublic(key.get());
   if (!priv_text || !pub_text || !raw) return Error{ErrorCode::kInternal, "cannot export key"};
-  return KeyPair{std::move(*priv_text), std::move(*pub_text), detail::base64Encode(*raw)};
+  return KeyPair{std::move(*priv_text), std::move(*pub_text), sasl::encodeBase64(*raw)};
 }
 
 Result<std::string> issueLicence(const LicenceFields& in, const std::string& private_key_pem) {
@@ -301,7 +242,7 @@ Result<std::string> issueLicence(const LicenceFields& in, const std::string& pri
   std::string file = "# Postern licence\n";
   file += message.substr(message.find('\n') + 1);
   file +=
-      "signature: " + detail::base64Encode(std::string_view(reinterpret_cast<char*>(sig), sig_len)) + "\n";
+      "signature: " + sasl::encodeBase64(std::string_view(reinterpret_cast<char*>(sig), sig_len)) + "\n";
   return file;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// Base64 (RFC 4648 section 4) for SASL: every challenge and response
-// travels base64-encoded (RFC 4422 section 4, RFC 3501 6.2.2, RFC 5034).
+// Strict base64 (RFC 4648 section 4) for SASL, where every challenge and
+// response travels base64-encoded (RFC 4422 section 4, RFC 3501 6.2.2,
+// RFC 5034), and for the master's licence keys and signatures. (MIME bodies
+// use the lenient decoder in mime/decode.h.)
 #include <optional>
 #include <string>
 #include <string_view>
