@@ -33,7 +33,6 @@ struct MailboxInfo {
   uint32_t uidvalidity = 0;
   uint32_t uidnext = 1;
   uint64_t highestmodseq = 0;
-  bool subscribed = false;
   uint32_t messages = 0;
   uint32_t unseen = 0;
   uint32_t recent = 0;
@@ -163,7 +162,10 @@ class StoreClient {
   virtual void deleteMailbox(const std::string& user, const std::string& name, Done cb) = 0;
   virtual void renameMailbox(const std::string& user, const std::string& from, const std::string& to,
                              Done cb) = 0;
+  // Subscribing needs no existing mailbox; DELETE keeps the subscription,
+  // RENAME moves it (RFC 3501 6.3.4, 6.3.6).
   virtual void subscribe(const std::string& user, const std::string& name, bool on, Done cb) = 0;
+  virtual void listSubscriptions(const std::string& user, Callback<std::vector<std::string>> cb) = 0;
   virtual void selectMailbox(const std::string& user, const std::string& name,
                              Callback<SelectedMailbox> cb) = 0;
 

@@ -35,7 +35,6 @@ MailboxInfo fromPb(const pb::Mailbox& m) {
   i.uidvalidity = m.uidvalidity();
   i.uidnext = m.uidnext();
   i.highestmodseq = m.highestmodseq();
-  i.subscribed = m.subscribed();
   i.messages = m.messages();
   i.unseen = m.unseen();
   i.recent = m.recent();
@@ -338,6 +337,18 @@ class GrpcStoreClient final : public StoreClient {
     req.set_name(name);
     req.set_subscribed(on);
     simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Subscribe(c, q, r, f); }, cb);
+  }
+
+  void listSubscriptions(const std::string& user, Callback<std::vector<std::string>> cb) override {
+    pb::ListSubscriptionsRequest req;
+    req.set_user(user);
+    unary<pb::ListSubscriptionsResponse>(
+        req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->ListSubscriptions(c, q, r, f); },
+        [cb](const pb::ListSubscriptionsResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          cb(std::vector<std::string>(r.names().begin(), r.names().end()));
+        },
+        [cb](Error e) { cb(std::move(e)); });
   }
 
   void selectMailbox(const std::string& user, const std::string& name, Callback<SelectedMailbox> cb) override {

@@ -115,7 +115,6 @@ MailboxInfo toInfo(const rec::Mailbox& mb) {
   i.uidvalidity = mb.uidvalidity();
   i.uidnext = mb.uidnext();
   i.highestmodseq = mb.highestmodseq();
-  i.subscribed = mb.subscribed();
   i.messages = mb.messages();
   i.unseen = mb.unseen();
   i.recent = 0;

@@ -50,7 +50,8 @@ inline constexpr std::string_view kMetaLastUidValidity = "last_uidvalidity";
 // Not a counter: 32 random bytes, made once, from which stored derives the
 // SCRAM keys it shows for unknown users (stored/password.h, fakeScramRecord).
 inline constexpr std::string_view kMetaScramSecret = "scram_fake_secret";
-inline constexpr uint64_t kFormatVersion = 1;
+// 2: subscriptions are a list in the user record (format 1: a mailbox flag).
+inline constexpr uint64_t kFormatVersion = 2;
 
 inline constexpr uint8_t kBodyVersion = 1;
 inline constexpr size_t kBodyHeader = 5;  // version byte + be32 crc32

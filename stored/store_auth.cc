@@ -76,12 +76,12 @@ Error insertUser(MDB_txn* t, const Dbs& d, rec::User u, std::vector<Change>* cha
   auto id = nextCounter(t, d, keys::kMetaNextUserId);
   if (!id.ok()) return id.error();
   u.set_id(uint32_t(*id));
+  u.clear_subscriptions();
+  u.add_subscriptions("INBOX");
   if (auto e = putRec(t, d.users, u.name(), u); !e.ok()) return e;
   auto inbox = createMailboxRec(t, d, u.id(), "INBOX");
   if (!inbox.ok()) return inbox.error();
-  rec::Mailbox mb = *inbox;
-  mb.set_subscribed(true);
-  if (auto e = saveMailbox(t, d, mb); !e.ok()) return e;
+  const rec::Mailbox& mb = *inbox;
   Change c;
   c.kind = Change::kMailbox;
   c.user = u.name();

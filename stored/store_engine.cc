@@ -1,7 +1,10 @@
 // Engine lifecycle, the group-commit writer and the user operations.
 #include "store_engine.h"
 
+#include <algorithm>
 #include <future>
+#include <map>
+#include <set>
 
 #include "engine_internal.h"
 #include "log.h"
@@ -15,6 +18,60 @@ struct StoreEngine::WriteOp {
   WriteFn fn;
   std::promise<Error> done;
 };
+
+namespace {
+
+// Format 1 -> 2: the `subscribed` flag of each mailbox record becomes a name
+// in its user's subscription list. One transaction with the format bump.
+Error migrateSubscriptions(MDB_txn* t, const Dbs& d) {
+  std::map<uint32_t, rec::User> users;
+  MDB_cursor* c = nullptr;
+  int rc = mdb_cursor_open(t, d.users, &c);
+  if (rc != 0) return lmdbError(rc, "mdb_cursor_open");
+  MDB_val k{}, v{};
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    rec::User u;
+    if (!u.ParseFromArray(v.mv_data, int(v.mv_size))) {
+      mdb_cursor_close(c);
+      return Error{ErrorCode::kCorrupt, "unparsable user record"};
+    }
+    users[u.id()] = std::move(u);
+  }
+  mdb_cursor_close(c);
+  std::vector<rec::Mailbox> flagged;
+  rc = mdb_cursor_open(t, d.mailboxes, &c);
+  if (rc != 0) return lmdbError(rc, "mdb_cursor_open");
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    rec::Mailbox mb;
+    if (!mb.ParseFromArray(v.mv_data, int(v.mv_size))) {
+      mdb_cursor_close(c);
+      return Error{ErrorCode::kCorrupt, "unparsable mailbox record"};
+    }
+    if (mb.legacy_subscribed()) flagged.push_back(std::move(mb));
+  }
+  mdb_cursor_close(c);
+  std::set<uint32_t> changed;
+  for (auto& mb : flagged) {
+    auto u = users.find(mb.user_id());
+    if (u != users.end()) {
+      u->second.add_subscriptions(mb.name());
+      changed.insert(mb.user_id());
+    }
+    mb.set_legacy_subscribed(false);
+    if (auto e = saveMailbox(t, d, mb); !e.ok()) return e;
+  }
+  for (uint32_t id : changed) {
+    rec::User& u = users[id];
+    std::vector<std::string> subs(u.subscriptions().begin(), u.subscriptions().end());
+    std::sort(subs.begin(), subs.end());
+    subs.erase(std::unique(subs.begin(), subs.end()), subs.end());
+    u.mutable_subscriptions()->Assign(subs.begin(), subs.end());
+    if (auto e = putRec(t, d.users, u.name(), u); !e.ok()) return e;
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<std::string> canonicalUser(std::string_view name) {
   if (name.empty() || name.size() > 64) return Error{ErrorCode::kBadArgs, "bad user name length"};
@@ -91,14 +148,25 @@ Error StoreEngine::init() {
   }
   std::string_view fmt;
   auto r = getRaw(t, dbs_->meta, keys::kMetaFormat, &fmt);
+  uint64_t version = 0;
+  if (r.ok() && *r && fmt.size() == 8) version = keys::getBe64(fmt.data());
   if (r.ok() && !*r) {
-    if (auto e = putRaw(t, dbs_->meta, keys::kMetaFormat, keys::be64(keys::kFormatVersion)); !e.ok()) {
+    version = keys::kFormatVersion;  // a new store
+  } else if (version == 1) {
+    if (auto e = migrateSubscriptions(t, *dbs_); !e.ok()) {
       mdb_txn_abort(t);
       return e;
     }
-  } else if (!r.ok() || fmt.size() != 8 || keys::getBe64(fmt.data()) != keys::kFormatVersion) {
+    log::info("store format upgraded", {{"path", opts_.path}, {"from", "1"}, {"to", std::to_string(keys::kFormatVersion)}});
+    version = keys::kFormatVersion;
+  }
+  if (!r.ok() || version != keys::kFormatVersion) {
     mdb_txn_abort(t);
     return Error{ErrorCode::kCorrupt, "unknown store format in " + opts_.path};
+  }
+  if (auto e = putRaw(t, dbs_->meta, keys::kMetaFormat, keys::be64(keys::kFormatVersion)); !e.ok()) {
+    mdb_txn_abort(t);
+    return e;
   }
   rc = mdb_txn_commit(t);
   if (rc != 0) return lmdbError(rc, "mdb_txn_commit");

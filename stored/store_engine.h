@@ -47,6 +47,7 @@ struct EngineOptions {
   size_t watch_backlog = 100000;   // ChangeHub per-subscriber limit
   uint32_t auth_cache_ttl_s = 300;  // verified-credential cache (auth_cache.h); 0 = off
   size_t auth_cache_max = 100000;   // entries
+  size_t max_subscriptions = 10000;  // per user
 };
 
 struct UserSummary {
@@ -125,7 +126,10 @@ class StoreEngine {
   Error deleteMailbox(const std::string& user, const std::string& name);
   // Renames children too. Renaming INBOX moves its messages to a new mailbox.
   Error renameMailbox(const std::string& user, const std::string& from, const std::string& to);
+  // The subscription list is the user's own: names need not exist, DELETE
+  // keeps them, RENAME moves them. kLimit past options max_subscriptions.
   Error subscribe(const std::string& user, const std::string& name, bool on);
+  Result<std::vector<std::string>> listSubscriptions(const std::string& user);
   Result<SelectedMailbox> selectMailbox(const std::string& user, const std::string& name);
   // \Recent: hands the caller every uid no session has claimed yet, as
   // [from, to); later callers get none of them, so exactly one session

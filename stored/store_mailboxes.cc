@@ -1,4 +1,6 @@
 // Mailbox operations: list, get, create, delete, rename, subscribe, select.
+#include <algorithm>
+
 #include "engine_internal.h"
 
 namespace postern::stored {
@@ -198,6 +200,23 @@ Error StoreEngine::renameMailbox(const std::string& user, const std::string& fro
       if (auto e = renameRecord(t, d, (*moving)[i], targets[i]); !e.ok()) return e;
       changes->push_back(mailboxChange(*name, (*moving)[i].id()));
     }
+    // Subscriptions follow the renamed hierarchy.
+    std::vector<std::string> subs;
+    bool moved = false;
+    for (const auto& s : u->subscriptions()) {
+      if (s == *src || s.compare(0, src->size() + 1, *src + "/") == 0) {
+        subs.push_back(*dst + s.substr(src->size()));
+        moved = true;
+      } else {
+        subs.push_back(s);
+      }
+    }
+    if (moved) {
+      std::sort(subs.begin(), subs.end());
+      subs.erase(std::unique(subs.begin(), subs.end()), subs.end());
+      u->mutable_subscriptions()->Assign(subs.begin(), subs.end());
+      if (auto e = putRec(t, d.users, *name, *u); !e.ok()) return e;
+    }
     return {};
   });
 }
@@ -211,12 +230,32 @@ Error StoreEngine::subscribe(const std::string& user, const std::string& mailbox
   return runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
     auto u = loadUser(t, d, *name);
     if (!u.ok()) return u.error();
-    auto mb = loadMailbox(t, d, u->id(), *mbname);
-    if (!mb.ok()) return mb.error();
-    if (mb->subscribed() == on) return {};
-    mb->set_subscribed(on);
-    return saveMailbox(t, d, *mb);
+    auto* subs = u->mutable_subscriptions();
+    auto it = std::lower_bound(subs->begin(), subs->end(), *mbname);
+    bool present = it != subs->end() && *it == *mbname;
+    if (present == on) return {};
+    if (on) {
+      if (size_t(subs->size()) >= opts_.max_subscriptions)
+        return Error{ErrorCode::kLimit, "too many subscriptions (" + std::to_string(opts_.max_subscriptions) + ")"};
+      // RepeatedPtrField has no insert: append, then rotate into place.
+      auto pos = it - subs->begin();
+      subs->Add(std::string(*mbname));
+      std::rotate(subs->begin() + pos, subs->end() - 1, subs->end());
+    } else {
+      subs->erase(it);
+    }
+    return putRec(t, d.users, *name, *u);
   });
+}
+
+Result<std::vector<std::string>> StoreEngine::listSubscriptions(const std::string& user) {
+  auto name = canonicalUser(user);
+  if (!name.ok()) return name.error();
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  if (!u.ok()) return u.error();
+  return std::vector<std::string>(u->subscriptions().begin(), u->subscriptions().end());
 }
 
 Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string& user, uint32_t mailbox_id) {

@@ -38,7 +38,6 @@ void toProto(const MailboxInfo& m, pb::Mailbox* out) {
   out->set_uidvalidity(m.uidvalidity);
   out->set_uidnext(m.uidnext);
   out->set_highestmodseq(m.highestmodseq);
-  out->set_subscribed(m.subscribed);
   out->set_messages(m.messages);
   out->set_unseen(m.unseen);
   out->set_recent(m.recent);
@@ -240,6 +239,15 @@ grpc::Status StoreService::RenameMailbox(Ctx*, const pb::RenameMailboxRequest* r
 grpc::Status StoreService::Subscribe(Ctx*, const pb::SubscribeRequest* req, pb::SimpleResponse* resp) {
   setError(resp->mutable_error(),
            logged("subscribe", req->user(), engine_->subscribe(req->user(), req->name(), req->subscribed())));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::ListSubscriptions(Ctx*, const pb::ListSubscriptionsRequest* req,
+                                             pb::ListSubscriptionsResponse* resp) {
+  auto r = engine_->listSubscriptions(req->user());
+  if (r.ok())
+    for (const auto& n : *r) resp->add_names(n);
+  setError(resp->mutable_error(), logged("list-subscriptions", req->user(), r.error()));
   return grpc::Status::OK;
 }
 

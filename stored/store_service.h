@@ -42,6 +42,7 @@ class StoreService final : public pb::Store::Service {
   grpc::Status DeleteMailbox(Ctx*, const pb::MailboxRequest*, pb::SimpleResponse*) override;
   grpc::Status RenameMailbox(Ctx*, const pb::RenameMailboxRequest*, pb::SimpleResponse*) override;
   grpc::Status Subscribe(Ctx*, const pb::SubscribeRequest*, pb::SimpleResponse*) override;
+  grpc::Status ListSubscriptions(Ctx*, const pb::ListSubscriptionsRequest*, pb::ListSubscriptionsResponse*) override;
   grpc::Status SelectMailbox(Ctx*, const pb::MailboxRequest*, pb::SelectMailboxResponse*) override;
   grpc::Status Append(Ctx*, const pb::AppendRequest*, pb::AppendResponse*) override;
   grpc::Status Deliver(Ctx*, const pb::DeliverRequest*, pb::DeliverResponse*) override;

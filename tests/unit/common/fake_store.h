@@ -32,7 +32,6 @@ class FakeStore : public StoreClient {
     uint32_t uidvalidity = 0;
     uint32_t uidnext = 1;
     uint64_t highestmodseq = 1;
-    bool subscribed = false;
     std::vector<std::string> keywords;  // index i <-> bit kKeywordBase + i
     std::vector<Stored> msgs;           // ascending uid
   };
@@ -40,6 +39,7 @@ class FakeStore : public StoreClient {
     std::string password;
     std::map<std::string, Folder> folders;  // by name; INBOX made on first use
     std::map<std::string, std::string> settings;  // per-user overrides (userSettings)
+    std::set<std::string> subscriptions;          // need not exist (RFC 3501 6.3.6)
   };
 
   explicit FakeStore(EventLoop& loop) : loop_(loop) {}
@@ -192,6 +192,10 @@ class FakeStore : public StoreClient {
       std::vector<std::string> names;
       for (const auto& [n, f] : u.folders)
         if (n == from || n.rfind(from + "/", 0) == 0) names.push_back(n);
+      std::set<std::string> subs;
+      for (const auto& s : u.subscriptions)
+        subs.insert(s == from || s.rfind(from + "/", 0) == 0 ? to + s.substr(from.size()) : s);
+      u.subscriptions = subs;
       for (const auto& n : names) {
         Folder f = u.folders[n];
         u.folders.erase(n);
@@ -205,10 +209,17 @@ class FakeStore : public StoreClient {
   }
   void subscribe(const std::string& user, const std::string& name, bool on, Done cb) override {
     if (failedDone(cb)) return;
-    Folder* f = findFolder(user, name);
-    if (!f) return done(cb, Error{ErrorCode::kNotFound, "no mailbox"});
-    f->subscribed = on;
+    User* u = findUser(user);
+    if (!u) return done(cb, Error{ErrorCode::kNotFound, "no user"});
+    if (on) u->subscriptions.insert(name);
+    else u->subscriptions.erase(name);
     done(cb, Error::none());
+  }
+  void listSubscriptions(const std::string& user, Callback<std::vector<std::string>> cb) override {
+    if (failed(cb)) return;
+    User* u = findUser(user);
+    if (!u) return post(cb, Result<std::vector<std::string>>(ErrorCode::kNotFound, "no user"));
+    post(cb, Result<std::vector<std::string>>(std::vector<std::string>(u->subscriptions.begin(), u->subscriptions.end())));
   }
   void selectMailbox(const std::string& user, const std::string& name, Callback<SelectedMailbox> cb) override {
     if (failed(cb)) return;
@@ -643,7 +654,6 @@ class FakeStore : public StoreClient {
     i.uidvalidity = f.uidvalidity;
     i.uidnext = f.uidnext;
     i.highestmodseq = f.highestmodseq;
-    i.subscribed = f.subscribed;
     i.keywords = f.keywords;
     for (const auto& m : f.msgs) {
       ++i.messages;

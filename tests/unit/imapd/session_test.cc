@@ -370,15 +370,26 @@ TEST_CASE("imap session: SUBSCRIBE and LSUB") {
   login(*c);
   CHECK(run(*c, "a", "SUBSCRIBE Lists/ietf") == "a OK SUBSCRIBE completed\r\n");
   CHECK(run(*c, "b", "SUBSCRIBE inbox") == "b OK SUBSCRIBE completed\r\n");
-  CHECK(run(*c, "c", "SUBSCRIBE Nope") == "c NO [NONEXISTENT] SUBSCRIBE: no such mailbox\r\n");
+  // A name with no mailbox may be subscribed; LSUB shows it \Noselect (RFC 3501 6.3.6).
+  CHECK(run(*c, "c", "SUBSCRIBE Nope") == "c OK SUBSCRIBE completed\r\n");
   CHECK(run(*c, "d", "LSUB \"\" *") ==
         "* LSUB (\\HasNoChildren) \"/\" INBOX\r\n"
         "* LSUB (\\HasNoChildren) \"/\" Lists/ietf\r\n"
+        "* LSUB (\\Noselect \\HasNoChildren) \"/\" Nope\r\n"
         "d OK LSUB completed\r\n");
   CHECK(run(*c, "e", "UNSUBSCRIBE INBOX") == "e OK UNSUBSCRIBE completed\r\n");
+  CHECK(run(*c, "e2", "UNSUBSCRIBE Nope") == "e2 OK UNSUBSCRIBE completed\r\n");
   CHECK(run(*c, "f", "LSUB \"\" *") == "* LSUB (\\HasNoChildren) \"/\" Lists/ietf\r\nf OK LSUB completed\r\n");
   // "%" stops at the first level: the unsubscribed parent shows as \Noselect (RFC 3501 6.3.9).
   CHECK(run(*c, "g", "LSUB \"\" %") == "* LSUB (\\Noselect \\HasChildren) \"/\" Lists\r\ng OK LSUB completed\r\n");
+  // DELETE keeps the subscription; LIST does not show the name.
+  CHECK(run(*c, "h", "DELETE Lists/ietf") == "h OK DELETE completed\r\n");
+  CHECK(run(*c, "i", "LSUB \"\" Lists/*") ==
+        "* LSUB (\\Noselect \\HasNoChildren) \"/\" Lists/ietf\r\ni OK LSUB completed\r\n");
+  CHECK(run(*c, "j", "LIST \"\" Lists/ietf") == "j OK LIST completed\r\n");
+  // The store is down: a clear NO, not a hang.
+  w.onLoop([&] { return w.store->fail_all = ErrorCode::kUnavailable; });
+  CHECK(run(*c, "k", "LSUB \"\" *").rfind("k NO ", 0) == 0);
 }
 
 TEST_CASE("imap session: CREATE, DELETE, RENAME") {

@@ -1,8 +1,10 @@
 // Users, mailboxes, persistence and group commit.
+#include <map>
 #include <set>
 #include <thread>
 
 #include "keys.h"
+#include "records.pb.h"
 #include "test_util.h"
 
 using namespace postern;
@@ -67,7 +69,7 @@ TEST_CASE("a new user has INBOX; INBOX is case-insensitive") {
   auto boxes = f.store->listMailboxes("alice");
   REQUIRE(boxes.ok());
   CHECK(names(*boxes) == std::vector<std::string>{"INBOX"});
-  CHECK((*boxes)[0].subscribed);
+  CHECK(*f.store->listSubscriptions("alice") == std::vector<std::string>{"INBOX"});
   CHECK((*boxes)[0].uidnext == 1);
   CHECK((*boxes)[0].uidvalidity > 0);
   CHECK(f.store->getMailbox("alice", "inbox").ok());
@@ -158,15 +160,119 @@ TEST_CASE("rename INBOX moves its messages and leaves INBOX empty") {
   CHECK(f.store->getMailbox("alice", "INBOX/keep").ok());
 }
 
-TEST_CASE("subscribe toggles the flag") {
+using Names = std::vector<std::string>;
+
+TEST_CASE("subscriptions: a list of names of their own (RFC 3501 6.3.6)") {
   Fixture f;
   REQUIRE(f.store->createMailbox("alice", "x").ok());
-  CHECK_FALSE(f.store->getMailbox("alice", "x")->subscribed);
+  CHECK(*f.store->listSubscriptions("alice") == Names{"INBOX"});
   REQUIRE(f.store->subscribe("alice", "x", true).ok());
-  CHECK(f.store->getMailbox("alice", "x")->subscribed);
+  REQUIRE(f.store->subscribe("alice", "x", true).ok());  // twice: still once
+  // A name with no mailbox may be subscribed.
+  REQUIRE(f.store->subscribe("alice", "later/on", true).ok());
+  CHECK(*f.store->listSubscriptions("alice") == Names{"INBOX", "later/on", "x"});
+  // DELETE keeps the subscription.
+  REQUIRE(f.store->deleteMailbox("alice", "x").ok());
+  CHECK(*f.store->listSubscriptions("alice") == Names{"INBOX", "later/on", "x"});
   REQUIRE(f.store->subscribe("alice", "x", false).ok());
-  CHECK_FALSE(f.store->getMailbox("alice", "x")->subscribed);
-  CHECK(f.store->subscribe("alice", "nope", true).code == ErrorCode::kNotFound);
+  REQUIRE(f.store->subscribe("alice", "x", false).ok());  // not subscribed: fine
+  REQUIRE(f.store->subscribe("alice", "inbox", false).ok());
+  CHECK(*f.store->listSubscriptions("alice") == Names{"later/on"});
+  CHECK(f.store->subscribe("alice", "", true).code == ErrorCode::kBadArgs);
+  CHECK(f.store->subscribe("nobody", "x", true).code == ErrorCode::kNotFound);
+  CHECK(f.store->listSubscriptions("nobody").error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("subscriptions follow RENAME, children included, and are bounded") {
+  Fixture f;
+  {
+    f.store->close();
+    EngineOptions o;
+    o.path = f.dir.path;
+    o.map_size_mb = 256;
+    o.max_subscriptions = 8;
+    f.store = std::move(*StoreEngine::open(o));
+  }
+  REQUIRE(f.store->createMailbox("alice", "a").ok());
+  REQUIRE(f.store->createMailbox("alice", "a/b").ok());
+  REQUIRE(f.store->createMailbox("alice", "ab").ok());
+  for (const char* n : {"a", "a/b", "ab", "a/gone"}) REQUIRE(f.store->subscribe("alice", n, true).ok());
+  REQUIRE(f.store->renameMailbox("alice", "a", "z").ok());
+  CHECK(*f.store->listSubscriptions("alice") == Names{"INBOX", "ab", "z", "z/b", "z/gone"});
+  // Renaming INBOX leaves INBOX (and its subscription) in place.
+  REQUIRE(f.store->renameMailbox("alice", "INBOX", "old").ok());
+  CHECK(*f.store->listSubscriptions("alice") == Names{"INBOX", "ab", "z", "z/b", "z/gone"});
+
+  for (size_t i = 0; f.store->listSubscriptions("alice")->size() < 8; i++)
+    REQUIRE(f.store->subscribe("alice", "many/" + std::to_string(i), true).ok());
+  CHECK(f.store->subscribe("alice", "one/more", true).code == ErrorCode::kLimit);
+  REQUIRE(f.store->subscribe("alice", "many/0", false).ok());
+  CHECK(f.store->subscribe("alice", "one/more", true).ok());
+}
+
+TEST_CASE("a format 1 store is upgraded: mailbox subscription flags become the list") {
+  TempDir dir;
+  {
+    auto s = openEngine(dir.path);
+    REQUIRE(s->addUser("alice", "pw").ok());
+    REQUIRE(s->addUser("bob", "pw").ok());
+    REQUIRE(s->createMailbox("alice", "Lists").ok());
+    REQUIRE(s->createMailbox("bob", "Plain").ok());
+    s->close();
+  }
+  // Rewrite it as format 1 had it: no list, a flag on each subscribed mailbox.
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, keys::kMaxDbs);
+  REQUIRE(mdb_env_open(env, dir.path.c_str(), MDB_NOTLS, 0600) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
+  MDB_dbi meta, users, mailboxes;
+  REQUIRE(mdb_dbi_open(t, keys::kDbMeta, 0, &meta) == 0);
+  REQUIRE(mdb_dbi_open(t, keys::kDbUsers, 0, &users) == 0);
+  REQUIRE(mdb_dbi_open(t, keys::kDbMailboxes, 0, &mailboxes) == 0);
+  auto put = [&](MDB_dbi db, std::string key, const std::string& value) {
+    MDB_val k{key.size(), key.data()}, v{value.size(), const_cast<char*>(value.data())};
+    REQUIRE(mdb_put(t, db, &k, &v, 0) == 0);
+  };
+  put(meta, std::string(keys::kMetaFormat), keys::be64(1));
+  std::map<uint32_t, std::string> user_names;
+  for (const char* name : {"alice", "bob"}) {
+    std::string key = name;
+    MDB_val k{key.size(), key.data()}, v{};
+    REQUIRE(mdb_get(t, users, &k, &v) == 0);
+    records::User u;
+    REQUIRE(u.ParseFromArray(v.mv_data, int(v.mv_size)));
+    u.clear_subscriptions();
+    user_names[u.id()] = name;
+    put(users, key, u.SerializeAsString());
+  }
+  MDB_cursor* c = nullptr;
+  REQUIRE(mdb_cursor_open(t, mailboxes, &c) == 0);
+  std::vector<std::pair<std::string, records::Mailbox>> boxes;
+  MDB_val k{}, v{};
+  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    records::Mailbox mb;
+    REQUIRE(mb.ParseFromArray(v.mv_data, int(v.mv_size)));
+    boxes.emplace_back(std::string(static_cast<char*>(k.mv_data), k.mv_size), mb);
+  }
+  mdb_cursor_close(c);
+  for (auto& [key, mb] : boxes) {
+    // alice: INBOX and Lists subscribed; bob: only INBOX.
+    mb.set_legacy_subscribed(mb.name() == "INBOX" || mb.name() == "Lists");
+    put(mailboxes, key, mb.SerializeAsString());
+  }
+  REQUIRE(mdb_txn_commit(t) == 0);
+  mdb_env_close(env);
+
+  auto s = openEngine(dir.path);
+  CHECK(*s->listSubscriptions("alice") == Names{"INBOX", "Lists"});
+  CHECK(*s->listSubscriptions("bob") == Names{"INBOX"});
+  // The flags are gone: unsubscribing sticks across a reopen.
+  REQUIRE(s->subscribe("alice", "Lists", false).ok());
+  s->close();
+  s = openEngine(dir.path);
+  CHECK(*s->listSubscriptions("alice") == Names{"INBOX"});
 }
 
 TEST_CASE("data survives close and reopen") {
