@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,6 +132,8 @@ class Session : public LineSession {
   void cmdStat();
   void cmdList(const Command& cmd, bool uidl);
   void cmdRetr(const Command& cmd, bool top);
+  // The RETR / TOP answer for message `index` (0-based) from its body.
+  void answerRetr(size_t index, bool top, uint32_t lines, const std::string& body);
   void cmdDele(const Command& cmd);
   void cmdRset();
   void cmdQuit();
@@ -165,6 +168,17 @@ class Session : public LineSession {
 
   std::shared_ptr<BodyStream> stream_;
   bool stream_paused_ = false;
+  // Read-ahead: clients RETR message after message (fetchmail, getmail,
+  // Outlook), so a RETR that follows the previous one fetches the next few
+  // messages in the same store stream (window doubling up to
+  // kReadAheadMax, at most kReadAheadBytes beyond the message asked for)
+  // and keeps them here, by index, for the RETRs that follow. Any other
+  // access pattern drops them.
+  static constexpr unsigned kReadAheadMax = 32;
+  static constexpr size_t kReadAheadBytes = 1 << 20;
+  std::map<size_t, std::string> read_ahead_;
+  size_t last_retr_ = SIZE_MAX;  // index of the last RETR
+  unsigned window_ = 1;
   EventLoop::TimerId delay_timer_ = 0;
   std::chrono::milliseconds auth_fail_delay_{1000};
 };

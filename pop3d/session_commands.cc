@@ -1,5 +1,7 @@
 // The POP3 commands (RFC 1939 sections 4-7, RFC 2449 CAPA). Each handler
 // receives a parsed Command; store results come back through done().
+#include <algorithm>
+#include <iterator>
 #include <string>
 
 #include "log.h"
@@ -242,6 +244,18 @@ void Session::cmdList(const Command& cmd, bool uidl) {
   send(out);
 }
 
+void Session::answerRetr(size_t index, bool top, uint32_t lines, const std::string& body) {
+  std::string_view text = top ? topOf(body, lines) : std::string_view(body);
+  if (top) {
+    out_ += "+OK Top of message follows\r\n";
+  } else {
+    out_ += "+OK " + std::to_string(body.size()) + " octets\r\n";
+  }
+  appendDotStuffed(text, &out_);
+  if (!top) msgs_[index].retrieved = true;
+  flush();
+}
+
 void Session::cmdRetr(const Command& cmd, bool top) {
   std::string err;
   Msg* m = findMsg(cmd.msg, &err);
@@ -249,15 +263,49 @@ void Session::cmdRetr(const Command& cmd, bool top) {
     send("-ERR " + err + "\r\n");
     return;
   }
-  busy_ = true;
   uint32_t lines = cmd.lines;
   size_t index = cmd.msg - 1;
+  // Sequential RETRs widen the read-ahead window; anything else resets it.
+  bool sequential = !top && last_retr_ != SIZE_MAX && index == last_retr_ + 1;
+  if (!top) {
+    window_ = sequential ? std::min(window_ * 2, kReadAheadMax) : 1;
+    last_retr_ = index;
+  }
+  if (auto hit = read_ahead_.find(index); hit != read_ahead_.end()) {
+    std::string body = std::move(hit->second);
+    read_ahead_.erase(read_ahead_.begin(), std::next(hit));  // and anything before it
+    answerRetr(index, top, lines, body);
+    return;
+  }
+  read_ahead_.clear();
+  // The message asked for, then (sequential RETR only) the next ones not
+  // deleted, within the window and the byte budget.
+  std::vector<uint32_t> uids{m->uid};
+  std::vector<std::pair<uint32_t, size_t>> ahead;  // uid -> index
+  if (sequential) {
+    size_t budget = kReadAheadBytes;
+    for (size_t i = index + 1; i < msgs_.size() && ahead.size() + 1 < window_; ++i) {
+      if (msgs_[i].deleted) continue;
+      if (msgs_[i].size > budget) break;
+      budget -= msgs_[i].size;
+      uids.push_back(msgs_[i].uid);
+      ahead.emplace_back(msgs_[i].uid, i);
+    }
+  }
+  busy_ = true;
   auto answered = std::make_shared<bool>(false);
   std::weak_ptr<Session> weak = weakSelf();
-  auto on_body = [weak, top, lines, index, answered](uint32_t, Result<std::string> body) {
+  uint32_t uid = m->uid;
+  auto on_body = [weak, top, lines, index, uid, ahead, answered](uint32_t got, Result<std::string> body) {
     auto self = weak.lock();
     if (!self || self->closed_ || self->closing_) return true;
-    if (*answered) return true;  // one uid asked for; ignore extras
+    if (got != uid || *answered) {
+      // Read ahead: keep it for the RETR that follows. A message that
+      // cannot be read is left out; its own RETR reports why.
+      for (const auto& [u, i] : ahead)
+        if (u == got && body.ok()) self->read_ahead_[i] = std::move(*body);
+      return true;
+    }
     *answered = true;
     if (!body.ok()) {
       // Expunged by another session is an ordinary event; anything else is worth a warning.
@@ -270,15 +318,7 @@ void Session::cmdRetr(const Command& cmd, bool top) {
       self->send(messageErrorReply(body.error()));
       return true;
     }
-    std::string_view text = top ? topOf(*body, lines) : std::string_view(*body);
-    if (top) {
-      self->out_ += "+OK Top of message follows\r\n";
-    } else {
-      self->out_ += "+OK " + std::to_string(body->size()) + " octets\r\n";
-    }
-    appendDotStuffed(text, &self->out_);
-    if (!top) self->msgs_[index].retrieved = true;
-    self->flush();
+    self->answerRetr(index, top, lines, *body);
     if (self->closed_) return true;
     if (self->pendingOutput() > kOutHigh) {
       self->stream_paused_ = true;
@@ -294,11 +334,12 @@ void Session::cmdRetr(const Command& cmd, bool top) {
     if (self->closing_) return;
     if (!*answered) {
       *answered = true;
+      self->read_ahead_.clear();
       self->send(e.ok() ? messageErrorReply(Error{ErrorCode::kNotFound, ""}) : messageErrorReply(e));
     }
     self->done();
   };
-  auto stream = host_.store().fetchBodies(user_, mailbox_id_, {m->uid}, on_body, on_done);
+  auto stream = host_.store().fetchBodies(user_, mailbox_id_, std::move(uids), on_body, on_done);
   if (!*answered || busy_) stream_ = std::move(stream);  // unless it already finished
 }
 

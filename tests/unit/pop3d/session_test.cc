@@ -214,3 +214,52 @@ TEST_CASE("pop3 session: the client hanging up ends the session once") {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(f.closedConns() == std::vector<uint64_t>{7});
 }
+
+// Read-ahead: RETR after RETR is served from one store stream per window.
+TEST_CASE("pop3 session: sequential RETRs read ahead, with exact answers whatever the order") {
+  Fixture f;
+  std::vector<std::string> bodies{"Subject: one\r\n\r\nhello\r\n", "Subject: two\r\n\r\n.dot line\r\n..\r\nend"};
+  for (int i = 3; i <= 40; ++i) {
+    bodies.push_back("Subject: m" + std::to_string(i) + "\r\n\r\n.line " + std::string(size_t(i) * 10, 'x') + "\r\n");
+    f.t.store.addMessage("alice", bodies.back());
+  }
+  f.t.store.corrupt_uids.insert(9);  // inside a read-ahead window
+  f.connect();
+  REQUIRE(f.c.cmd("USER alice") == "+OK Send your password\r\n");
+  REQUIRE(f.c.cmd("PASS pw").starts_with("+OK Logged in, 40 messages"));
+  auto expect = [&](size_t n) {
+    std::string e = "+OK " + std::to_string(bodies[n - 1].size()) + " octets\r\n";
+    pop3d::appendDotStuffed(bodies[n - 1], &e);
+    return e;
+  };
+  auto retr = [&](size_t n) {
+    f.c.write("RETR " + std::to_string(n) + "\r\n");
+    if (n == 9) return f.c.line();
+    return f.c.readUntil("\r\n.\r\n");
+  };
+  int before = f.t.onLoop([&] { return f.t.store.fetch_calls; });
+  CHECK(f.c.cmd("DELE 6") == "+OK Message 6 deleted\r\n");
+  for (size_t n = 1; n <= 40; ++n) {
+    if (n == 6) {
+      CHECK(f.c.cmd("RETR 6") == "-ERR Message 6 already deleted\r\n");
+      continue;
+    }
+    if (n == 9) {
+      CHECK(retr(9) == "-ERR [SYS/PERM] message cannot be read\r\n");
+      continue;
+    }
+    CHECK(retr(n) == expect(n));
+  }
+  int sequential = f.t.onLoop([&] { return f.t.store.fetch_calls; }) - before;
+  CHECK(sequential <= 8);  // windows 1, 2, 4, ... instead of 40 streams (9 refetched alone)
+  // Out of order: every answer is still the message asked for.
+  for (size_t n : {5, 2, 3, 4, 20, 10, 11, 40, 12, 1}) CHECK(retr(n) == expect(n));
+  // TOP in the middle of a sequential run answers from the same bodies.
+  CHECK(retr(13) == expect(13));
+  CHECK(retr(14) == expect(14));
+  f.c.write("TOP 15 0\r\n");
+  CHECK(f.c.readUntil("\r\n.\r\n") == "+OK Top of message follows\r\nSubject: m15\r\n\r\n.\r\n");
+  CHECK(retr(15) == expect(15));
+  CHECK(retr(16) == expect(16));
+  CHECK(f.c.cmd("QUIT") == "+OK Postern POP3 signing off (1 messages deleted)\r\n");
+}
