@@ -164,6 +164,11 @@ size_t LineSession::consume(std::string_view rest) {
 }
 
 void LineSession::processInput() {
+  // A handler that answers at once may flush(), and flush() processes
+  // pipelined input: that inner call must not take the line being handled
+  // (in_off_ moves past it only when consume() returns).
+  if (processing_) return;
+  processing_ = true;
   while (!busy_ && !closing_ && !closed_ && !starttls_ctx_ && in_off_ < in_.size() &&
          pendingOutput() < limits_.out_high) {
     uint64_t epoch = input_epoch_;
@@ -171,6 +176,7 @@ void LineSession::processInput() {
     // A STARTTLS among what was consumed dropped the whole buffer.
     if (epoch == input_epoch_) in_off_ += n;
   }
+  processing_ = false;
   if (in_off_ == in_.size()) {
     in_.clear();
     in_off_ = 0;

@@ -145,6 +145,7 @@ class LineSession : public std::enable_shared_from_this<LineSession> {
   LineReader reader_;
   std::string out_;  // appended to directly by bulk answers (RETR); then flush()
   bool busy_ = false;
+  bool processing_ = false;  // inside processInput (no re-entry)
   bool closing_ = false;
   bool closed_ = false;
   std::chrono::steady_clock::time_point last_activity_;
