@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <deque>
 #include <vector>
 
 #include "config.h"
@@ -65,8 +66,8 @@ class Supervisor {
   bool anyRunning(const std::string& kind = "") const;
   void killAll(int signo);
 
-  std::vector<Child>& children() { return children_; }
-  const std::vector<Child>& children() const { return children_; }
+  std::deque<Child>& children() { return children_; }
+  const std::deque<Child>& children() const { return children_; }
   // Where the child binaries are (the build tree or the install dir).
   static std::string findBinary(const std::string& kind);
 
@@ -80,7 +81,7 @@ class Supervisor {
   Config cfg_;
   Privileges privileges_;
   int tls_fd_ = -1;
-  std::vector<Child> children_;
+  std::deque<Child> children_;  // a deque: references stay valid when a hook adds a child
 };
 
 // "exited with status 3", "killed by signal 9 (Killed)".
