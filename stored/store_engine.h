@@ -150,14 +150,21 @@ class StoreEngine {
                     const OnBody& on_body);
   // The same, with each message's serialised MIME structure (stored at
   // delivery; parsed on demand for bodies stored before structures were
-  // kept). With `with_body` false only the structure is read.
+  // kept). With `with_body` false only the structure is read; with
+  // `header_only` the body is cut to its header block as
+  // StoreClient::headerBlock() cuts it (the checksum still covers it all).
+  // Messages are read in groups, one short read transaction per group
+  // (kFetchGroup messages or kFetchGroupBytes), and handed over outside it:
+  // a slow consumer never pins old pages.
   struct Fetched {
     std::string body;       // empty unless with_body
     std::string structure;  // mime::serialise() form
   };
   using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
   Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
-                      bool with_body, const OnMessage& on_message);
+                      bool with_body, const OnMessage& on_message, bool header_only = false);
+  static constexpr size_t kFetchGroup = 256;
+  static constexpr size_t kFetchGroupBytes = 4 << 20;
   // ---- integrity ----
   struct Damaged {
     std::string user, mailbox;

@@ -167,7 +167,7 @@ Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, con
 }
 
 Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
-                                 bool with_body, const OnMessage& on_message) {
+                                 bool with_body, const OnMessage& on_message, bool header_only) {
   auto name = canonicalUser(user);
   if (!name.ok()) return name.error();
   uint32_t user_id = 0;
@@ -180,46 +180,61 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
     if (!mb.ok()) return mb.error();
     user_id = u->id();
   }
-  for (uint32_t uid : uids) {
-    // One short read txn per message: a slow client must not pin old pages.
-    Result<Fetched> out = Error{ErrorCode::kExpunged, "no such message"};
+  std::vector<std::pair<uint32_t, Result<Fetched>>> group;
+  for (size_t next = 0; next < uids.size();) {
+    group.clear();
     {
       Reader rd(this);
       if (!rd.error().ok()) return rd.error();
       const Dbs& d = rd.dbs();
       if (!loadMailboxById(rd.txn(), d, user_id, mailbox_id).ok())
         return Error{ErrorCode::kNotFound, "mailbox deleted"};
-      rec::Message m;
-      auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
-      if (!r.ok()) {
-        out = r.error();
-      } else if (*r) {
-        Fetched f;
-        std::string key = keys::bodyKey(m.body_id());
-        std::string_view sv;
-        auto st = getRaw(rd.txn(), d.structures, key, &sv);
-        if (st.ok() && *st) f.structure.assign(sv);
-        bool need_body = with_body || f.structure.empty();
-        Error berr;
-        if (need_body) {
-          std::string_view v;
-          auto b = getRaw(rd.txn(), d.bodies, key, &v);
-          if (!b.ok()) berr = b.error();
-          else if (!*b) berr = Error{ErrorCode::kCorrupt, "body missing"};
-          else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
-            berr = Error{ErrorCode::kCorrupt, "bad body header"};
-          else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
-            berr = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
-          else if (with_body)
-            f.body.assign(v.substr(keys::kBodyHeader));
-          if (berr.ok() && f.structure.empty())  // stored before structures were kept
-            f.structure = mime::serialise(mime::parse(v.substr(keys::kBodyHeader)));
+      size_t bytes = 0;
+      for (; next < uids.size() && group.size() < kFetchGroup && bytes < kFetchGroupBytes; ++next) {
+        uint32_t uid = uids[next];
+        Result<Fetched> out = Error{ErrorCode::kExpunged, "no such message"};
+        rec::Message m;
+        auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
+        if (!r.ok()) {
+          out = r.error();
+        } else if (*r) {
+          Fetched f;
+          std::string key = keys::bodyKey(m.body_id());
+          std::string_view sv;
+          auto st = getRaw(rd.txn(), d.structures, key, &sv);
+          if (st.ok() && *st) f.structure.assign(sv);
+          bool need_body = with_body || f.structure.empty();
+          Error berr;
+          if (need_body) {
+            std::string_view v;
+            auto b = getRaw(rd.txn(), d.bodies, key, &v);
+            if (!b.ok()) berr = b.error();
+            else if (!*b) berr = Error{ErrorCode::kCorrupt, "body missing"};
+            else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
+              berr = Error{ErrorCode::kCorrupt, "bad body header"};
+            else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
+              berr = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
+            std::string_view data = berr.ok() ? v.substr(keys::kBodyHeader) : std::string_view();
+            if (berr.ok() && with_body) {
+              std::string_view part = data;
+              if (header_only) {  // as StoreClient::headerBlock()
+                if (part.rfind("\r\n", 0) == 0) part = part.substr(0, 2);
+                else if (size_t p = part.find("\r\n\r\n"); p != std::string_view::npos) part = part.substr(0, p + 4);
+              }
+              f.body.assign(part);
+            }
+            if (berr.ok() && f.structure.empty())  // stored before structures were kept
+              f.structure = mime::serialise(mime::parse(data));
+          }
+          bytes += f.body.size() + f.structure.size();
+          if (berr.ok()) out = std::move(f);
+          else out = berr;
         }
-        if (berr.ok()) out = std::move(f);
-        else out = berr;
+        group.emplace_back(uid, std::move(out));
       }
     }
-    if (!on_message(uid, std::move(out))) break;
+    for (auto& [uid, out] : group)
+      if (!on_message(uid, std::move(out))) return {};
   }
   return {};
 }

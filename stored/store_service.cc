@@ -339,11 +339,7 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
       c.set_last(true);
       return emit(std::move(c));
     }
-    std::string_view data = msg->body;
-    if (req->header_only()) {  // the header block, cut as StoreClient::headerBlock() does
-      if (data.rfind("\r\n", 0) == 0) data = data.substr(0, 2);
-      else if (size_t p = data.find("\r\n\r\n"); p != std::string_view::npos) data = data.substr(0, p + 4);
-    }
+    std::string_view data = msg->body;  // cut to the header block by the engine when header_only
     size_t off = 0;
     do {
       pb::BodyChunk c;
@@ -359,7 +355,8 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
     } while (off < data.size());
     return true;
   };
-  Error e = engine_->fetchMessages(req->user(), req->mailbox_id(), uids, !req->structure_only(), on_message);
+  Error e = engine_->fetchMessages(req->user(), req->mailbox_id(), uids, !req->structure_only(), on_message,
+                                   req->header_only());
   if (!e.ok()) {
     // The mailbox itself is unusable: every uid gets the error.
     logged("fetch-bodies", req->user(), e);

@@ -367,6 +367,46 @@ TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
         ErrorCode::kNotFound);
 }
 
+TEST_CASE("fetchMessages: groups of messages in order, header blocks, stop anywhere") {
+  Fixture f;
+  // More than one group (kFetchGroup messages), with expunged uids between.
+  const size_t n = StoreEngine::kFetchGroup * 2 + 7;
+  for (size_t i = 1; i <= n; ++i)
+    f.append("INBOX", i % 3 == 0 ? "\r\nno header " + std::to_string(i) + "\r\n"
+                      : i % 3 == 1 ? "Subject: " + std::to_string(i) + "\r\n\r\nbody\r\n\r\nmore\r\n"
+                                   : "Subject: no body " + std::to_string(i) + "\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  REQUIRE(f.store->expunge("alice", id, {5, StoreEngine::kFetchGroup + 1}, false).ok());
+  std::vector<uint32_t> uids;
+  for (uint32_t u = 1; u <= n + 2; ++u) uids.push_back(u);
+  for (bool header_only : {false, true}) {
+    std::vector<uint32_t> seen;
+    auto e = f.store->fetchMessages("alice", id, uids, true, [&](uint32_t uid, Result<StoreEngine::Fetched> m) {
+      seen.push_back(uid);
+      if (uid == 5 || uid == StoreEngine::kFetchGroup + 1 || uid > n) {
+        CHECK(m.error().code == ErrorCode::kExpunged);
+        return true;
+      }
+      REQUIRE(m.ok());
+      std::string i = std::to_string(uid);
+      std::string whole = uid % 3 == 0 ? "\r\nno header " + i + "\r\n"
+                          : uid % 3 == 1 ? "Subject: " + i + "\r\n\r\nbody\r\n\r\nmore\r\n"
+                                         : "Subject: no body " + i + "\r\n";
+      CHECK(m->body == (header_only ? StoreClient::headerBlock(whole) : whole));
+      CHECK_FALSE(m->structure.empty());
+      return true;
+    }, header_only);
+    REQUIRE(e.ok());
+    CHECK(seen == uids);
+  }
+  // Stopping in the middle of a group stops at once.
+  size_t calls = 0;
+  f.store->fetchMessages("alice", id, uids, false, [&](uint32_t, Result<StoreEngine::Fetched>) {
+    return ++calls < StoreEngine::kFetchGroup + 3;
+  });
+  CHECK(calls == StoreEngine::kFetchGroup + 3);
+}
+
 TEST_CASE("\\Recent: each uid is claimed by exactly one caller") {
   Fixture f;
   f.append("INBOX", "one\r\n");
