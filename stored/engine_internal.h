@@ -27,6 +27,9 @@ class StoreEngine::Reader {
   const Error& error() const { return err_; }
   MDB_txn* txn() const { return txn_; }
   const EngineDbs& dbs() const { return *e_->dbs_; }
+  // The record of `name` (canonicalised first): kBadArgs for a bad name,
+  // kNotFound for none, the transaction's error if it could not begin.
+  Result<records::User> user(std::string_view name) const;
 
  private:
   StoreEngine* e_;

@@ -205,6 +205,13 @@ StoreEngine::Reader::Reader(StoreEngine* e) : e_(e), lock_(e->env_mu_) {
   }
 }
 
+Result<records::User> StoreEngine::Reader::user(std::string_view name) const {
+  auto canonical = canonicalUser(name);
+  if (!canonical.ok()) return canonical.error();
+  if (!err_.ok()) return err_;
+  return loadUser(txn_, dbs(), *canonical);
+}
+
 StoreEngine::Reader::~Reader() {
   if (txn_) mdb_txn_abort(txn_);
 }

@@ -53,11 +53,8 @@ Error renameRecord(MDB_txn* t, const Dbs& d, rec::Mailbox mb, const std::string&
 }  // namespace
 
 Result<std::vector<MailboxInfo>> StoreEngine::listMailboxes(const std::string& user) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   auto all = subtree(rd.txn(), rd.dbs(), u->id(), "");
   if (!all.ok()) return all.error();
@@ -67,13 +64,10 @@ Result<std::vector<MailboxInfo>> StoreEngine::listMailboxes(const std::string& u
 }
 
 Result<MailboxInfo> StoreEngine::getMailbox(const std::string& user, const std::string& mailbox) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   auto mbname = canonicalMailbox(mailbox);
   if (!mbname.ok()) return mbname.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
   if (!mb.ok()) return mb.error();
@@ -249,11 +243,8 @@ Error StoreEngine::subscribe(const std::string& user, const std::string& mailbox
 }
 
 Result<std::vector<std::string>> StoreEngine::listSubscriptions(const std::string& user) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   return std::vector<std::string>(u->subscriptions().begin(), u->subscriptions().end());
 }
@@ -280,13 +271,10 @@ Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string
 }
 
 Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   auto mbname = canonicalMailbox(mailbox);
   if (!mbname.ok()) return mbname.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
   if (!mb.ok()) return mb.error();

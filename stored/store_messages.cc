@@ -168,13 +168,10 @@ Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, con
 
 Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                                  bool with_body, const OnMessage& on_message, bool header_only) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   uint32_t user_id = 0;
   {
     Reader rd(this);
-    if (!rd.error().ok()) return rd.error();
-    auto u = loadUser(rd.txn(), rd.dbs(), *name);
+    auto u = rd.user(user);
     if (!u.ok()) return u.error();
     auto mb = loadMailboxById(rd.txn(), rd.dbs(), u->id(), mailbox_id);
     if (!mb.ok()) return mb.error();

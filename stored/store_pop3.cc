@@ -22,11 +22,8 @@ const std::vector<std::string>& StoreEngine::userSettingKeys() {
 int64_t StoreEngine::retentionNow() const { return int64_t(time(nullptr)) + clock_offset_.load(); }
 
 Result<std::map<std::string, std::string>> StoreEngine::userSettings(const std::string& user) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   return std::map<std::string, std::string>(u->settings().begin(), u->settings().end());
 }
@@ -153,11 +150,8 @@ Result<ExpungeResult> StoreEngine::expireRetrieved(const std::string& user, cons
 }
 
 Result<int64_t> StoreEngine::retrievedAt(const std::string& user, uint32_t mailbox_id, uint32_t uid) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
   Reader rd(this);
-  if (!rd.error().ok()) return rd.error();
-  auto u = loadUser(rd.txn(), rd.dbs(), *name);
+  auto u = rd.user(user);
   if (!u.ok()) return u.error();
   auto mb = loadMailboxById(rd.txn(), rd.dbs(), u->id(), mailbox_id);
   if (!mb.ok()) return mb.error();
