@@ -193,9 +193,19 @@ ParseEvent Parser::next() {
       if (litRemaining_ == 0) {
         if (state_ == State::kLiteralData && litInBracket_) {
           // Back into the section atom, the name as a quoted string (what
-          // the FETCH section parser reads); an unquotable octet (CR, LF)
-          // stays in it and makes that parser refuse the section.
+          // the FETCH section parser reads). A field name never holds CR,
+          // LF or NUL, and no quoted string can carry them: refused here,
+          // the rest of the line skipped.
           std::string name = std::move(cur_.value);
+          if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+            litInBracket_ = false;
+            bracketAtom_ = Arg{};
+            cur_ = Arg{};
+            fail(ev, ParseError::kSyntax, "Invalid characters in header field name");
+            state_ = State::kSkipLine;
+            compact();
+            return ev;
+          }
           cur_ = std::move(bracketAtom_);
           bracketAtom_ = Arg{};
           litInBracket_ = false;

@@ -125,6 +125,13 @@ std::vector<Case> cases() {
        {"+", "A8 FETCH 1 BODY[HEADER.FIELDS (\"Subject\" \"a\\\"\\\\b\")]<0.9>"}},
       {"section literal then a bad octet", "A8 FETCH 1 BODY[HEADER.FIELDS ({1+}\r\nx\r\nA9 NOOP\r\n",
        {"ERR A8 Missing ']'", "A9 NOOP"}},
+      // A field name never holds CR, LF or NUL (found by fuzz-run-imap_parser).
+      {"section literal with CRLF", "A8 FETCH 1 BODY[HEADER.FIELDS ({3+}\r\na\r\n)]\r\nA9 NOOP\r\n",
+       {"ERR A8 Invalid characters in header field name", "A9 NOOP"}},
+      {"section literal with NUL", std::string("A8 FETCH 1 BODY[HEADER.FIELDS ({2+}\r\na\0 b)]\r\nA9 NOOP\r\n", 54),
+       {"ERR A8 Invalid characters in header field name", "A9 NOOP"}},
+      {"section literal with CRLF then a literal", "A8 FETCH 1 BODY[HEADER.FIELDS ({2+}\r\n\r\n {3+}\r\n)]\r\nA9 NOOP\r\n",
+       {"ERR A8 Invalid characters in header field name", "A9 NOOP"}},
       {"unterminated section", "A8 FETCH 1 BODY[HEADER\r\nA9 NOOP\r\n",
        {"ERR A8 Missing ']'", "A9 NOOP"}},
       {"missing tag", " NOOP\r\nA1 NOOP\r\n", {"ERR * Missing tag", "A1 NOOP"}},
