@@ -400,6 +400,10 @@ REGRESSIONS = {
         # ... and names over 1000 octets as a literal inside the brackets.
         ("regress-field-name-long",
          b"a FETCH 1 BODY.PEEK[HEADER.FIELDS (\"" + b"X" * 1001 + b"\")]\r\n"),
+        # parser.cc let CR, LF and NUL of a field-name literal into the section atom.
+        ("regress-field-name-literal-crlf",
+         b"a FETCH 1 BODY.PEEK[HEADER.FIELDS (\"X\" {12+}\r\nSubject: x\r\n\x00)]\r\n"
+         b"a FETCH 1 BODY.PEEK[HEADER.FIELDS ({3+}\r\na\r\n)]\r\n"),
     ],
     "imap_section": [
         # section.cc cut a header-less message at its first CRLF CRLF.
