@@ -157,6 +157,36 @@ def pid_alive(pid):
     return stat.rsplit(b")", 1)[1].split()[0] != b"Z" and b"postern" in cmd
 
 
+def first_line(port, source, timeout=TIMEOUT):
+    """(socket, first line) of a connection from address `source`; b'' on EOF without a line."""
+    s = socket.create_connection((HOST, port), timeout=timeout, source_address=(source, 0))
+    data = b""
+    try:
+        while b"\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    return s, data.split(b"\r\n", 1)[0] + (b"\r\n" if b"\r\n" in data else b"")
+
+
+def closed_by_server(sock, timeout=5):
+    """True once the server closed the connection (reads until EOF, bounded)."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(4096):
+                return True
+    except (socket.timeout, ConnectionResetError):
+        return False
+    except OSError:
+        return True
+    return False
+
+
 class RawClient:
     """A line-oriented TCP client for exact-bytes checks (IMAP IDLE, bad input, LMTP)."""
 
@@ -197,6 +227,24 @@ class RawClient:
             self.buf += chunk
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
+
+    def rest_until_eof(self, timeout=10):
+        """Everything the server still sends until it closes (bounded); None if it does not close."""
+        data = self.buf
+        self.buf = b""
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    return data
+                data += chunk
+        except socket.timeout:
+            return None
+        except OSError:
+            return data
+        return None
 
     def close(self):
         with contextlib.suppress(OSError):

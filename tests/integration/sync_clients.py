@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 
 import harness
@@ -511,3 +512,22 @@ def run_client(argv, timeout, what, log_path):
 
 def have(tool):
     return shutil.which(tool) is not None
+
+
+class MaildirClientTest(harness.ApplianceTest):
+    """An appliance and a scratch directory holding the client's local Maildir tree
+    (self.mail), kept for inspection when a test fails or POSTERN_KEEP_TMP is set."""
+    dir_prefix = "pst-sync-"
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix=self.dir_prefix, dir="/tmp")
+        self.addCleanup(self.cleanup_dir)
+        self.mail = os.path.join(self.dir, "mail")
+        os.makedirs(self.mail)
+
+    def cleanup_dir(self):
+        if self._test_failed() or os.environ.get("POSTERN_KEEP_TMP"):
+            print("kept %s for inspection" % self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -2,30 +2,14 @@
 """Access control: allow/deny CIDR rules (config and live), deny wins, protocol scope, persistence."""
 
 import os
-import socket
 import time
 
 import harness
-from harness import RawImap
+from harness import first_line, RawImap
 
 IMAP_REFUSED = b"* BYE [UNAVAILABLE]"
 POP3_REFUSED = b"-ERR [SYS/TEMP]"
 LMTP_REFUSED = b"421 4.3.2"
-
-
-def first_line(port, source, timeout=harness.TIMEOUT):
-    """(socket, first line) of a connection from `source`; b'' on EOF without a line."""
-    s = socket.create_connection((harness.HOST, port), timeout=timeout, source_address=(source, 0))
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    return s, data.split(b"\r\n", 1)[0] + (b"\r\n" if b"\r\n" in data else b"")
 
 
 class AccessBase(harness.ApplianceTest):

@@ -7,8 +7,6 @@ on both sides) and a second sync after which both sides hold exactly the expecte
 a third sync with nothing to do changes nothing on either side."""
 
 import os
-import shutil
-import tempfile
 import unittest
 
 import harness
@@ -18,21 +16,9 @@ TIMEOUT = 60  # seconds per mbsync run
 
 
 @unittest.skipUnless(sc.have("mbsync"), "mbsync (Debian package isync) is not installed")
-class Mbsync(harness.ApplianceTest):
+class Mbsync(sc.MaildirClientTest):
     maxDiff = None
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="pst-mbsync-", dir="/tmp")
-        self.addCleanup(self.cleanup_dir)
-        self.mail = os.path.join(self.dir, "mail")
-        os.makedirs(self.mail)
-
-    def cleanup_dir(self):
-        if self._test_failed() or os.environ.get("POSTERN_KEEP_TMP"):
-            print("kept %s for inspection" % self.dir)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+    dir_prefix = "pst-mbsync-"
 
     def mbsync(self, expunge):
         conf = os.path.join(self.dir, "mbsyncrc")

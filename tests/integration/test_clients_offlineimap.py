@@ -8,8 +8,6 @@ exactly the expected state; a third sync with nothing to do changes nothing."""
 
 import os
 import re
-import shutil
-import tempfile
 import unittest
 
 import harness
@@ -20,21 +18,9 @@ TIMEOUT = int(os.environ.get("POSTERN_SYNC_TIMEOUT", "90"))  # seconds per offli
 
 @unittest.skipUnless(sc.have("offlineimap"),
                      "offlineimap (Debian package offlineimap3) is not installed")
-class Offlineimap(harness.ApplianceTest):
+class Offlineimap(sc.MaildirClientTest):
     maxDiff = None
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="pst-offlineimap-", dir="/tmp")
-        self.addCleanup(self.cleanup_dir)
-        self.mail = os.path.join(self.dir, "mail")
-        os.makedirs(self.mail)
-
-    def cleanup_dir(self):
-        if self._test_failed() or os.environ.get("POSTERN_KEEP_TMP"):
-            print("kept %s for inspection" % self.dir)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+    dir_prefix = "pst-offlineimap-"
 
     def offlineimap(self, expunge):
         conf = os.path.join(self.dir, "offlineimaprc")

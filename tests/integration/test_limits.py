@@ -14,39 +14,9 @@ import threading
 import time
 
 import harness
-from harness import RawImap, RawPop3
+from harness import closed_by_server, first_line, RawImap, RawPop3
 
 BYE = b"* BYE [UNAVAILABLE]"
-
-
-def first_line(port, source, timeout=harness.TIMEOUT):
-    """Connects from `source`, returns (socket, first line or b'' on EOF)."""
-    s = socket.create_connection((harness.HOST, port), timeout=timeout, source_address=(source, 0))
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    return s, data.split(b"\r\n", 1)[0] + (b"\r\n" if b"\r\n" in data else b"")
-
-
-def is_eof(sock, timeout=5):
-    """True once the server closed the connection (reads until EOF, bounded)."""
-    sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sock.recv(4096):
-                return True
-    except (socket.timeout, ConnectionResetError):
-        return False
-    except OSError:
-        return True
-    return False
 
 
 class LimitsBase(harness.ApplianceTest):
@@ -72,7 +42,7 @@ class LimitsBase(harness.ApplianceTest):
         s, line = first_line(self.app.imap_port, source)
         self.closing(s)
         self.assertTrue(line.startswith(BYE), "want %r from %s, got %r" % (BYE, source, line))
-        self.assertTrue(is_eof(s), "connection closed after the refusal")
+        self.assertTrue(closed_by_server(s), "connection closed after the refusal")
         return line
 
 

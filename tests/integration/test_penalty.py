@@ -4,7 +4,6 @@ after growing delays (2, 4, 8 s), the N-th blocks the address (new connections r
 its sessions not logged in closed), trusted_networks are exempt, a success decays the
 count, other sessions keep running while one waits, posternctl penalty list / clear."""
 
-import socket
 import time
 
 import harness
@@ -19,25 +18,6 @@ def timed_failure(client, text="LOGIN demo wrong"):
     t0 = time.monotonic()
     _, tagged = client.command(text, timeout=30)
     return time.monotonic() - t0, tagged
-
-
-def read_eof(client, timeout=10):
-    """Everything the server still sends until it closes (bounded); None if it does not close."""
-    data = client.buf
-    client.buf = b""
-    client.sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            chunk = client.sock.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
-    except socket.timeout:
-        return None
-    except OSError:
-        return data
-    return None
 
 
 class Penalty(harness.ApplianceTest):
@@ -98,18 +78,18 @@ class Penalty(harness.ApplianceTest):
         imap = RawClient(self.app.imap_port, source=ATTACKER)
         line = imap.readline()
         self.assertTrue(line.startswith(b"* BYE [UNAVAILABLE] " + reason), line)
-        self.assertIsNotNone(read_eof(imap, 5))
+        self.assertIsNotNone(imap.rest_until_eof(5))
         imap.close()
         pop = RawClient(self.app.pop3_port, source=ATTACKER)
         line = pop.readline()
         self.assertTrue(line.startswith(b"-ERR [SYS/TEMP] " + reason), line)
         pop.close()
         # The attacker's session that had not logged in is closed with the same words...
-        rest = read_eof(c, 5)
+        rest = c.rest_until_eof(5)
         self.assertIsNotNone(rest, "the blocked address's unauthenticated session stayed open")
         self.assertIn(b"* BYE [UNAVAILABLE] " + reason, rest)
         # ...the failing one after its answer (8 s)...
-        rest = read_eof(p, 15)
+        rest = p.rest_until_eof(15)
         self.assertIsNotNone(rest)
         self.assertTrue(rest.startswith(b"-ERR [AUTH] Authentication failed\r\n"), rest)
         self.assertGreaterEqual(time.monotonic() - t0, 7.9)

@@ -6,11 +6,8 @@ addresses and trusted_networks are unaffected. Clients bind to 127.0.0.5 and up 
 other addresses; 127.0.0.1 is in the default trusted_networks.
 """
 
-import socket
-import time
-
 import harness
-from harness import RawImap, RawPop3, Lmtp
+from harness import closed_by_server, first_line, RawImap, RawPop3, Lmtp
 
 ATTACKER = "127.0.0.5"
 OTHER = "127.0.0.6"
@@ -18,35 +15,6 @@ OTHER = "127.0.0.6"
 
 def refusal(limit):
     return b"Too many connections from your address that have not logged in (limit %d)\r\n" % limit
-
-
-def first_line(port, source, timeout=harness.TIMEOUT):
-    """(socket, first line or b'' on EOF) of a connection from `source`."""
-    s = socket.create_connection((harness.HOST, port), timeout=timeout, source_address=(source, 0))
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    return s, data.split(b"\r\n", 1)[0] + (b"\r\n" if b"\r\n" in data else b"")
-
-
-def closed_by_server(sock, timeout=5):
-    sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sock.recv(4096):
-                return True
-    except (socket.timeout, ConnectionResetError):
-        return False
-    except OSError:
-        return True
-    return False
 
 
 class PreauthBase(harness.ApplianceTest):

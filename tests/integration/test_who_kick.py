@@ -1,30 +1,10 @@
 #!/usr/bin/env python3
 """posternctl who and kick: the session list, its filters, and disconnecting sessions."""
 
-import socket
 import time
 
 import harness
 from harness import RawImap, RawPop3, Lmtp
-
-
-def eof_after(client, timeout=5):
-    """Reads what is left until EOF (bounded); returns the bytes, or None if no EOF came."""
-    data = client.buf
-    client.buf = b""
-    client.sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            chunk = client.sock.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
-    except socket.timeout:
-        return None
-    except OSError:
-        return data
-    return None
 
 
 class WhoKick(harness.ApplianceTest):
@@ -123,10 +103,10 @@ class WhoKick(harness.ApplianceTest):
         res = self.app.ctl_json("kick", "--user", "demo")
         self.assertEqual(res["kicked"], 3)
         for c in (sel, second):
-            rest = eof_after(c)
+            rest = c.rest_until_eof(5)
             self.assertIsNotNone(rest, "the kicked IMAP session is closed")
             self.assertTrue(rest.startswith(b"* BYE"), rest)
-        rest = eof_after(pop)
+        rest = pop.rest_until_eof(5)
         self.assertIsNotNone(rest, "the kicked POP3 session is closed")
         self.assertTrue(rest.startswith(b"-ERR"), rest)
 
@@ -149,25 +129,25 @@ class WhoKick(harness.ApplianceTest):
         harness.wait_until(lambda: len(self.who()) == 5, 5, 0.05, "five sessions")
         target = self.session_of(self.who(), address="127.0.0.3")
         self.assertEqual(self.app.ctl_json("kick", "--session", target["id"])["kicked"], 1)
-        rest = eof_after(auth)
+        rest = auth.rest_until_eof(5)
         self.assertIsNotNone(rest)
         self.assertTrue(rest.startswith(b"* BYE"), rest)
         harness.wait_until(lambda: len(self.who()) == 4, 5, 0.05, "four sessions")
         # An unauthenticated session can be kicked too.
         target = self.session_of(self.who(), address="127.0.0.4")
         self.app.ctl("kick", "--session", target["id"])
-        rest = eof_after(anon)
+        rest = anon.rest_until_eof(5)
         self.assertIsNotNone(rest)
         self.assertTrue(rest.startswith(b"* BYE"), rest)
 
         res = self.app.ctl_json("kick", "--ip", "127.0.0.2/32")
         self.assertEqual(res["kicked"], 2)
-        self.assertTrue((eof_after(sel) or b"").startswith(b"* BYE"))
-        self.assertTrue((eof_after(pop) or b"").startswith(b"-ERR"))
+        self.assertTrue((sel.rest_until_eof(5) or b"").startswith(b"* BYE"))
+        self.assertTrue((pop.rest_until_eof(5) or b"").startswith(b"-ERR"))
         harness.wait_until(lambda: [s["protocol"] for s in self.who()] == ["lmtp"], 5, 0.05, "only LMTP left")
         res = self.app.ctl_json("kick", "--ip", "127.0.0.5")
         self.assertEqual(res["kicked"], 1)
-        rest = eof_after(lmtp)
+        rest = lmtp.rest_until_eof(5)
         self.assertIsNotNone(rest)
         self.assertTrue(rest.startswith(b"421"), rest)
         harness.wait_until(lambda: int(self.app.status()["connections"]) == 0, 5, 0.05, "connections 0")
@@ -194,7 +174,7 @@ class WhoKick(harness.ApplianceTest):
         c.send("i1 IDLE\r\n")
         self.assertTrue(c.readline().startswith(b"+"))
         self.app.ctl("kick", "--user", "demo")
-        rest = eof_after(c)
+        rest = c.rest_until_eof(5)
         self.assertIsNotNone(rest)
         self.assertIn(b"* BYE", rest)
 
