@@ -3,7 +3,10 @@
 #include <iconv.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -66,9 +69,24 @@ size_t utf8Seq(std::string_view s, size_t i, uint32_t& cp) {
   return n;
 }
 
+// Length of the run of ASCII octets starting at i, eight at a time.
+size_t asciiRun(std::string_view s, size_t i) {
+  size_t start = i;
+  while (i + 8 <= s.size()) {
+    uint64_t w;
+    memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ull) break;
+    i += 8;
+  }
+  while (i < s.size() && static_cast<uint8_t>(s[i]) < 0x80) ++i;
+  return i - start;
+}
+
 bool validUtf8(std::string_view s) {
   uint32_t cp;
   for (size_t i = 0; i < s.size();) {
+    i += asciiRun(s, i);
+    if (i == s.size()) break;
     size_t n = utf8Seq(s, i, cp);
     if (n == 0) return false;
     i += n;
@@ -332,20 +350,34 @@ std::string decodeParam(const Param& p) {
 }
 
 std::string foldCase(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+  // Written in place: every mapping of lowerCp keeps the UTF-8 length (a
+  // code point whose lower case would not is left as it is), invalid
+  // octets are copied. ASCII, the bulk of mail, goes through a table.
+  static const auto kLower = [] {
+    std::array<char, 128> t{};
+    for (int c = 0; c < 128; ++c) t[size_t(c)] = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    return t;
+  }();
+  std::string out(s.size(), '\0');
+  char* o = out.data();
   for (size_t i = 0; i < s.size();) {
+    auto b = static_cast<uint8_t>(s[i]);
+    if (b < 0x80) {
+      o[i] = kLower[b];
+      ++i;
+      continue;
+    }
     uint32_t cp;
     size_t n = utf8Seq(s, i, cp);
     if (n == 0) {
-      out += s[i++];
+      o[i] = s[i];
+      ++i;
       continue;
     }
-    if (n == 1) {
-      out += static_cast<char>(lowerCp(cp));
-    } else {
-      appendUtf8(out, lowerCp(cp));
-    }
+    std::string enc;
+    appendUtf8(enc, lowerCp(cp));
+    if (enc.size() == n) memcpy(o + i, enc.data(), n);
+    else memcpy(o + i, s.data() + i, n);
     i += n;
   }
   return out;

@@ -81,6 +81,11 @@ TEST_CASE("decode: case-insensitive matching") {
   CHECK(containsText("abc", ""));
   CHECK(!containsText("abc", "abd"));
   CHECK(foldCase("\xc5\x81\xc3\x93" "D\xc5\xb9") == "\xc5\x82\xc3\xb3" "d\xc5\xba");  // Latin Extended-A
+  // Same length as the input, invalid octets kept, ASCII runs longer than a word.
+  CHECK(foldCase("ABCDEFGHIJKLMNOPQRSTUVWXYZ \xff\xc3 \xc3\x84" "BC\xe2\x82\xac") ==
+        "abcdefghijklmnopqrstuvwxyz \xff\xc3 \xc3\xa4" "bc\xe2\x82\xac");
+  CHECK(foldCase("\xc5\xb8") == "\xc3\xbf");  // U+0178 -> U+00FF, both two octets
+  CHECK(foldCase("") == "");
 }
 
 TEST_CASE("decode: header and body search over a MIME message") {
