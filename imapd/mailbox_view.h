@@ -15,7 +15,8 @@ namespace postern::imapd {
 
 class MailboxView {
  public:
-  MailboxView(const SelectedMailbox& sel, bool read_only);
+  // Takes the message list over (100,000 entries at a big SELECT: no copy).
+  MailboxView(SelectedMailbox sel, bool read_only);
 
   uint32_t id() const { return info_.id; }
   const std::string& name() const { return info_.name; }

@@ -173,8 +173,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool closing_ = false;  // close after the output is flushed
   bool idling_ = false;
-  bool want_write_ = false;
-  bool reading_ = true;
   bool resync_needed_ = false;
   bool resyncing_ = false;
   uint32_t interest_ = 0;

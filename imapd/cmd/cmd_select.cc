@@ -33,7 +33,7 @@ void cmdSelect(CommandContext& ctx) {
   auto self = ctx.self();
   ctx.store().selectMailbox(ctx.session().user(), *name, [self, examine](Result<SelectedMailbox> r) {
     if (!r.ok()) return self->fail(r.error(), examine ? "EXAMINE" : "SELECT");
-    auto view = std::make_shared<std::unique_ptr<MailboxView>>(std::make_unique<MailboxView>(r.value(), examine));
+    auto view = std::make_shared<std::unique_ptr<MailboxView>>(std::make_unique<MailboxView>(std::move(r.value()), examine));
     if (examine) return respond(self, std::move(*view), true);
     // SELECT takes the messages no session has seen yet as \Recent.
     uint32_t id = (*view)->id();
