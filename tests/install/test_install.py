@@ -422,13 +422,15 @@ class InstallTree(unittest.TestCase):
 
             r = self.script(root, script, "restart")
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr + self.log(root))
-            self.assertFalse(self.alive(pid), "restart left the old master running")
+            # start-stop-daemon --stop returns once /proc/PID/exe no longer names the
+            # daemon, which the kernel drops (exit_mm) a moment before the task is gone.
+            self.wait_for(lambda: not self.alive(pid), "the old master gone after restart", timeout=5)
             pid = self.read_pid(pidfile)
             self.assertTrue(self.greeting(self.ports(root)["imap"]).startswith("* OK"))
 
             r = self.script(root, script, "stop")
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertFalse(self.alive(pid), "stop left the master running")
+            self.wait_for(lambda: not self.alive(pid), "the master gone after stop", timeout=5)
             self.assertFalse(os.path.exists(pidfile))
             self.assertIn("postern-master stopped", self.log(root))
             r = self.script(root, script, "status")
