@@ -159,6 +159,11 @@ const std::vector<KeyDef>& keyTable() {
        uintKey(64, 4194304, [](Config& c, uint64_t v) { c.store_map_size_mb = v; })},
       {"store.batch_max", "512", "1-100000", "Most writes grouped into one LMDB commit.",
        uintKey(1, 100000, [](Config& c, uint64_t v) { c.store_batch_max = static_cast<uint32_t>(v); })},
+      {"store.list_cache_mb", "64", "0-65536",
+       "Memory stored keeps for the message lists of mailboxes of 1,024 messages or more (about 48 bytes "
+       "a message), so SELECT of a mailbox unchanged since it was last read skips reading every message "
+       "record; least recently used first out. 0 = off. Needs a restart.",
+       uintKey(0, 65536, [](Config& c, uint64_t v) { c.store_list_cache_mb = static_cast<uint32_t>(v); })},
       {"imap.listen", "127.0.0.1:1143", "list of host:port", "IMAP listeners; empty disables IMAP.",
        listenKey([](Config& c, std::vector<ListenAddr> v) { c.imap_listen = std::move(v); })},
       {"pop3.listen", "127.0.0.1:1110", "list of host:port", "POP3 listeners; empty disables POP3.",

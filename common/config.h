@@ -47,6 +47,7 @@ struct Config {
   std::string store_address = "127.0.0.1:1790";
   uint64_t store_map_size_mb = 16384;
   uint32_t store_batch_max = 512;
+  uint32_t store_list_cache_mb = 64;  // stored/list_cache.h; 0 = off
 
   std::vector<ListenAddr> imap_listen{{"127.0.0.1", 1143}};
   std::vector<ListenAddr> pop3_listen{{"127.0.0.1", 1110}};

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "auth_cache.h"
+#include "list_cache.h"
 #include "change_hub.h"
 #include "error.h"
 #include "store_client.h"
@@ -48,6 +49,8 @@ struct EngineOptions {
   uint32_t auth_cache_ttl_s = 300;  // verified-credential cache (auth_cache.h); 0 = off
   size_t auth_cache_max = 100000;   // entries
   size_t max_subscriptions = 10000;  // per user
+  size_t list_cache_bytes = 64u << 20;  // SELECT's lists of large mailboxes (list_cache.h); 0 = off
+  size_t list_cache_min_messages = 1024;  // shorter lists are read each time
 };
 
 struct UserSummary {
@@ -131,6 +134,13 @@ class StoreEngine {
   Error subscribe(const std::string& user, const std::string& name, bool on);
   Result<std::vector<std::string>> listSubscriptions(const std::string& user);
   Result<SelectedMailbox> selectMailbox(const std::string& user, const std::string& name);
+  // The same with the list shared: from the list cache (list_cache.h) when
+  // the mailbox has not changed since it was read, else read and kept.
+  struct SharedSelect {
+    MailboxInfo mailbox;
+    ListCache::List messages;  // never null
+  };
+  Result<SharedSelect> selectMailboxShared(const std::string& user, const std::string& name);
   // \Recent: hands the caller every uid no session has claimed yet, as
   // [from, to); later callers get none of them, so exactly one session
   // sees each new message as recent. An empty range when there are none.
@@ -219,6 +229,7 @@ class StoreEngine {
   // authenticate() has checked (tests: a cache hit checks none).
   AuthCache& authCache() { return auth_cache_; }
   uint64_t passwordVerifications() const { return password_verifications_.load(); }
+  ListCache& listCache() { return list_cache_; }
 
  private:
   struct WriteOp;
@@ -265,6 +276,7 @@ class StoreEngine {
   std::string scram_secret_;  // cached kMetaScramSecret
   AuthCache auth_cache_{opts_.auth_cache_ttl_s, opts_.auth_cache_max};  // after opts_
   std::atomic<uint64_t> password_verifications_{0};
+  ListCache list_cache_{opts_.list_cache_bytes, opts_.list_cache_min_messages};  // after opts_
 };
 
 // Canonical user name, or kBadArgs.

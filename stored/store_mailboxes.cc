@@ -271,6 +271,13 @@ Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string
 }
 
 Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {
+  auto r = selectMailboxShared(user, mailbox);
+  if (!r.ok()) return r.error();
+  return SelectedMailbox{std::move(r->mailbox), *r->messages};
+}
+
+Result<StoreEngine::SharedSelect> StoreEngine::selectMailboxShared(const std::string& user,
+                                                                  const std::string& mailbox) {
   auto mbname = canonicalMailbox(mailbox);
   if (!mbname.ok()) return mbname.error();
   Reader rd(this);
@@ -278,14 +285,21 @@ Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, cons
   if (!u.ok()) return u.error();
   auto mb = loadMailbox(rd.txn(), rd.dbs(), u->id(), *mbname);
   if (!mb.ok()) return mb.error();
-  SelectedMailbox sel;
+  SharedSelect sel;
   sel.mailbox = toInfo(*mb);
-  sel.messages.reserve(mb->messages());
+  // Read in the same transaction as the record: the key and the list agree.
+  const ListCache::Key key{mb->id(), mb->uidvalidity(), mb->uidnext(), mb->messages(), mb->highestmodseq()};
+  sel.messages = list_cache_.get(key);
+  if (sel.messages) return sel;
+  auto list = std::make_shared<std::vector<MessageMeta>>();
+  list->reserve(mb->messages());
   auto e = forEachMessage(rd.txn(), rd.dbs(), mb->id(), [&](uint32_t uid, const rec::Message& m) {
-    sel.messages.push_back(toMeta(uid, m));
+    list->push_back(toMeta(uid, m));
     return Error{};
   });
   if (!e.ok()) return e;
+  sel.messages = list;
+  list_cache_.put(key, sel.messages);
   return sel;
 }
 

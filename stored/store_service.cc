@@ -56,6 +56,31 @@ void addMeta(const MessageMeta& m, pb::MessageList* out, bool full) {
   }
 }
 
+// The whole list at once: fixed-width fields are written in place.
+void fillList(const std::vector<MessageMeta>& v, pb::MessageList* out) {
+  const int n = static_cast<int>(v.size());
+  out->mutable_uid()->Resize(n, 0);
+  out->mutable_flags()->Resize(n, 0);
+  out->mutable_modseq()->Resize(n, 0);
+  out->mutable_size()->Resize(n, 0);
+  out->mutable_internaldate()->Resize(n, 0);
+  out->mutable_tzoffset()->Resize(n, 0);
+  uint32_t* uid = out->mutable_uid()->mutable_data();
+  uint64_t* flags = out->mutable_flags()->mutable_data();
+  uint64_t* modseq = out->mutable_modseq()->mutable_data();
+  uint32_t* size = out->mutable_size()->mutable_data();
+  int64_t* date = out->mutable_internaldate()->mutable_data();
+  int32_t* tz = out->mutable_tzoffset()->mutable_data();
+  for (size_t i = 0; i < v.size(); ++i) {
+    uid[i] = v[i].uid;
+    flags[i] = v[i].flags;
+    modseq[i] = v[i].modseq;
+    size[i] = v[i].size;
+    date[i] = v[i].internaldate;
+    tz[i] = v[i].tzoffset;
+  }
+}
+
 std::vector<std::string> strings(const google::protobuf::RepeatedPtrField<std::string>& r) {
   return {r.begin(), r.end()};
 }
@@ -252,18 +277,10 @@ grpc::Status StoreService::ListSubscriptions(Ctx*, const pb::ListSubscriptionsRe
 }
 
 grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb::SelectMailboxResponse* resp) {
-  auto r = engine_->selectMailbox(req->user(), req->name());
+  auto r = engine_->selectMailboxShared(req->user(), req->name());
   if (r.ok()) {
     toProto(r->mailbox, resp->mutable_mailbox());
-    auto* list = resp->mutable_messages();
-    const int n = static_cast<int>(r->messages.size());
-    list->mutable_uid()->Reserve(n);
-    list->mutable_flags()->Reserve(n);
-    list->mutable_modseq()->Reserve(n);
-    list->mutable_size()->Reserve(n);
-    list->mutable_internaldate()->Reserve(n);
-    list->mutable_tzoffset()->Reserve(n);
-    for (const auto& m : r->messages) addMeta(m, list, true);
+    fillList(*r->messages, resp->mutable_messages());
   }
   setError(resp->mutable_error(), logged("select-mailbox", req->user(), r.error()));
   return grpc::Status::OK;

@@ -14,13 +14,9 @@ using namespace postern::stored::test;
 namespace {
 
 std::unique_ptr<StoreEngine> openWithTtl(const std::string& path, uint32_t ttl) {
-  EngineOptions o;
-  o.path = path;
-  o.map_size_mb = 256;
+  EngineOptions o = testOptions(path);
   o.auth_cache_ttl_s = ttl;
-  auto r = StoreEngine::open(o);
-  REQUIRE_MESSAGE(r.ok(), r.error().message);
-  return std::move(*r);
+  return openEngine(o);
 }
 
 }  // namespace

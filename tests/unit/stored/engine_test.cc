@@ -187,11 +187,9 @@ TEST_CASE("subscriptions follow RENAME, children included, and are bounded") {
   Fixture f;
   {
     f.store->close();
-    EngineOptions o;
-    o.path = f.dir.path;
-    o.map_size_mb = 256;
+    EngineOptions o = testOptions(f.dir.path);
     o.max_subscriptions = 8;
-    f.store = std::move(*StoreEngine::open(o));
+    f.store = openEngine(o);
   }
   REQUIRE(f.store->createMailbox("alice", "a").ok());
   REQUIRE(f.store->createMailbox("alice", "a/b").ok());

@@ -26,14 +26,26 @@ struct TempDir {
   }
 };
 
-inline std::unique_ptr<StoreEngine> openEngine(const std::string& path, uint32_t batch_max = 512) {
+// Test options: a small map, and every list kept by the list cache (so
+// every test's SELECT after a change also checks the cache's validity).
+inline EngineOptions testOptions(const std::string& path) {
   EngineOptions o;
   o.path = path;
   o.map_size_mb = 256;
-  o.batch_max = batch_max;
+  o.list_cache_min_messages = 1;
+  return o;
+}
+
+inline std::unique_ptr<StoreEngine> openEngine(const EngineOptions& o) {
   auto r = StoreEngine::open(o);
   REQUIRE_MESSAGE(r.ok(), r.error().message);
   return std::move(*r);
+}
+
+inline std::unique_ptr<StoreEngine> openEngine(const std::string& path, uint32_t batch_max = 512) {
+  EngineOptions o = testOptions(path);
+  o.batch_max = batch_max;
+  return openEngine(o);
 }
 
 // A store in a temp dir with user "alice" (password "secret").
