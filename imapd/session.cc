@@ -313,10 +313,11 @@ void Session::claimThen(std::function<void()> next) {
 }
 
 void Session::pushUpdates() {
-  auto weak = weak_from_this();
-  claimThen([weak] {
-    if (auto s = weak.lock(); s && s->idling_) s->flushUpdates(true, false);
-  });
+  // EXISTS goes out at once, with the RECENT count known so far; the
+  // \Recent claim follows (flushUpdates) and, when this session got new
+  // messages, a second RECENT with the new count: a client in IDLE waits
+  // for no store round trip before it hears of new mail.
+  if (idling_) flushUpdates(true, false);
 }
 
 void Session::commandFinished() {

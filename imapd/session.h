@@ -59,8 +59,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Untagged updates for the selected mailbox.
   void queueChange(const Change& c);
   void flushUpdates(bool allow_expunge, bool uid_cmd);
-  // IDLE: sends what is queued now, claiming \Recent for new messages first
-  // so EXISTS and RECENT go out together.
+  // IDLE: sends what is queued now; a RECENT with the count of new
+  // messages this session claimed as \Recent follows the claim's answer.
   void pushUpdates();
   void needResync();
 

@@ -178,6 +178,9 @@ StoreEngine::~StoreEngine() { close(); }
 
 void StoreEngine::close() {
   std::lock_guard cl(close_mu_);
+  if (!closed_ && writer_.joinable()) {
+    if (Error e = persistRecent(); !e.ok()) log::warn("cannot save \\Recent claims", {{"error", e.message}});
+  }
   {
     std::lock_guard lk(mu_);
     stopping_ = true;

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "auth_cache.h"
@@ -144,7 +145,16 @@ class StoreEngine {
   // \Recent: hands the caller every uid no session has claimed yet, as
   // [from, to); later callers get none of them, so exactly one session
   // sees each new message as recent. An empty range when there are none.
+  // Claims are kept in memory, not written at once: a claim is one read
+  // transaction, never a queued write behind deliveries (it sits between a
+  // delivery and every IDLE session's EXISTS). They reach the mailbox
+  // record (recent_uid) at close() and whenever more than kRecentKept
+  // mailboxes hold unsaved claims; after a crash, messages claimed since
+  // may be shown as \Recent once more (RFC 3501 2.3.2 asks no more).
   Result<std::pair<uint32_t, uint32_t>> claimRecent(const std::string& user, uint32_t mailbox_id);
+  // Writes the unsaved claims into the mailbox records (one write).
+  Error persistRecent();
+  static constexpr size_t kRecentKept = 10000;
 
   // ---- messages ----
   Result<AppendResult> append(const AppendArgs& args);
@@ -247,6 +257,9 @@ class StoreEngine {
   // The secret behind the made-up SCRAM keys (meta kMetaScramSecret), created
   // on first use.
   Result<std::string> scramSecret();
+  // The first uid not claimed as \Recent: the record's or a newer claim's.
+  // Caller holds recent_mu_.
+  uint32_t recentUidLocked(uint32_t mailbox_id, uint32_t record_uid) const;
   Error runWrite(WriteFn fn);
   void writerLoop();
 
@@ -277,6 +290,16 @@ class StoreEngine {
   AuthCache auth_cache_{opts_.auth_cache_ttl_s, opts_.auth_cache_max};  // after opts_
   std::atomic<uint64_t> password_verifications_{0};
   ListCache list_cache_{opts_.list_cache_bytes, opts_.list_cache_min_messages};  // after opts_
+  // \Recent claims not yet in the mailbox records: mailbox id -> (user id,
+  // first uid not claimed). Claims read the record inside recent_mu_, so a
+  // claim after persistRecent() erased an entry sees the record it wrote.
+  struct RecentClaim {
+    uint32_t user_id = 0;
+    uint32_t next_uid = 0;
+  };
+  std::mutex recent_mu_;
+  std::unordered_map<uint32_t, RecentClaim> recent_;
+  std::atomic<bool> recent_flushing_{false};
 };
 
 // Canonical user name, or kBadArgs.

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "engine_internal.h"
+#include "log.h"
 
 namespace postern::stored {
 
@@ -75,7 +76,12 @@ Result<MailboxInfo> StoreEngine::getMailbox(const std::string& user, const std::
   // STATUS RECENT: the messages no session has claimed as \Recent yet.
   MDB_cursor* c = nullptr;
   if (mdb_cursor_open(rd.txn(), rd.dbs().messages, &c) == 0) {
-    std::string start = keys::messageKey(mb->id(), std::max<uint32_t>(mb->recent_uid(), 1));
+    uint32_t first;
+    {
+      std::lock_guard lk(recent_mu_);
+      first = recentUidLocked(mb->id(), mb->recent_uid());
+    }
+    std::string start = keys::messageKey(mb->id(), first);
     MDB_val k{start.size(), start.data()}, v{};
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
       if (k.mv_size != 8 || keys::getBe32(static_cast<const char*>(k.mv_data)) != mb->id()) break;
@@ -249,25 +255,63 @@ Result<std::vector<std::string>> StoreEngine::listSubscriptions(const std::strin
   return std::vector<std::string>(u->subscriptions().begin(), u->subscriptions().end());
 }
 
+uint32_t StoreEngine::recentUidLocked(uint32_t mailbox_id, uint32_t record_uid) const {
+  auto it = recent_.find(mailbox_id);
+  return std::max({record_uid, it == recent_.end() ? 0u : it->second.next_uid, 1u});
+}
+
 Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string& user, uint32_t mailbox_id) {
-  auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
-  const Dbs& d = *dbs_;
   std::pair<uint32_t, uint32_t> range{0, 0};
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
-    auto u = loadUser(t, d, *name);
+  size_t kept = 0;
+  {
+    std::lock_guard lk(recent_mu_);
+    Reader rd(this);
+    auto u = rd.user(user);
     if (!u.ok()) return u.error();
-    auto mb = loadMailboxById(t, d, u->id(), mailbox_id);
+    auto mb = loadMailboxById(rd.txn(), rd.dbs(), u->id(), mailbox_id);
     if (!mb.ok()) return mb.error();
-    uint32_t from = std::max<uint32_t>(mb->recent_uid(), 1);
+    uint32_t from = recentUidLocked(mailbox_id, mb->recent_uid());
     uint32_t to = mb->uidnext();
-    if (to <= from) return {};
-    mb->set_recent_uid(to);
+    if (to <= from) return range;
+    recent_[mailbox_id] = RecentClaim{u->id(), to};
     range = {from, to};
-    return saveMailbox(t, d, *mb);
+    kept = recent_.size();
+  }
+  if (kept > kRecentKept && !recent_flushing_.exchange(true)) {
+    Error e = persistRecent();
+    if (!e.ok()) log::warn("cannot save \\Recent claims", {{"error", e.message}});
+    recent_flushing_ = false;
+  }
+  return range;
+}
+
+Error StoreEngine::persistRecent() {
+  std::unordered_map<uint32_t, RecentClaim> claims;
+  {
+    std::lock_guard lk(recent_mu_);
+    claims = recent_;
+  }
+  if (claims.empty()) return {};
+  const Dbs& d = *dbs_;
+  Error err = runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
+    for (const auto& [id, c] : claims) {
+      auto mb = loadMailboxById(t, d, c.user_id, id);
+      if (!mb.ok()) {
+        if (mb.error().code == ErrorCode::kNotFound) continue;  // deleted meanwhile
+        return mb.error();
+      }
+      if (mb->recent_uid() >= c.next_uid) continue;
+      mb->set_recent_uid(c.next_uid);
+      if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
+    }
+    return {};
   });
   if (!err.ok()) return err;
-  return range;
+  // Committed: an entry not claimed further since is in its record now.
+  std::lock_guard lk(recent_mu_);
+  for (const auto& [id, c] : claims)
+    if (auto it = recent_.find(id); it != recent_.end() && it->second.next_uid <= c.next_uid) recent_.erase(it);
+  return {};
 }
 
 Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {

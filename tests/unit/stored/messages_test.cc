@@ -426,3 +426,43 @@ TEST_CASE("\\Recent: each uid is claimed by exactly one caller") {
   CHECK(*c == std::make_pair(3u, 4u));
   CHECK(f.store->claimRecent("alice", 9999).error().code == ErrorCode::kNotFound);
 }
+
+TEST_CASE("\\Recent: a claim writes nothing; claims are saved by persistRecent() and close()") {
+  Fixture f;
+  f.append("INBOX", "one\r\n");
+  f.append("INBOX", "two\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  uint64_t commits = f.store->commitCount();
+  auto a = f.store->claimRecent("alice", id);
+  REQUIRE(a.ok());
+  CHECK(*a == std::make_pair(1u, 3u));
+  CHECK(f.store->commitCount() == commits);  // in memory only
+  CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
+  REQUIRE(f.store->persistRecent().ok());
+  CHECK(f.store->commitCount() == commits + 1);
+  auto b = f.store->claimRecent("alice", id);  // from the record now
+  REQUIRE(b.ok());
+  CHECK(b->first == b->second);
+  f.append("INBOX", "three\r\n");
+  auto c = f.store->claimRecent("alice", id);
+  REQUIRE(c.ok());
+  CHECK(*c == std::make_pair(3u, 4u));
+  // A clean close saves the claim of "three"; nothing is recent after reopening.
+  f.store->close();
+  f.store = openEngine(f.dir.path);
+  CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
+  auto d = f.store->claimRecent("alice", id);
+  REQUIRE(d.ok());
+  CHECK(d->first == d->second);
+  // A claim on a mailbox deleted before it is saved does not stop the save.
+  REQUIRE(f.store->createMailbox("alice", "Gone").ok());
+  f.append("Gone", "x\r\n");
+  REQUIRE(f.store->claimRecent("alice", f.mailboxId("Gone")).ok());
+  REQUIRE(f.store->deleteMailbox("alice", "Gone").ok());
+  f.append("INBOX", "four\r\n");
+  REQUIRE(f.store->claimRecent("alice", id).ok());
+  REQUIRE(f.store->persistRecent().ok());
+  f.store->close();
+  f.store = openEngine(f.dir.path);
+  CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
+}
