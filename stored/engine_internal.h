@@ -83,6 +83,11 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
                          std::string_view structure = {});
 Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta);  // removes at 0
 uint32_t checksum(std::string_view data);
+// The message bytes of a stored body value (keys.h, db "bodies"), checked:
+// all of them, or with header_only and a version-2 body only the header
+// block, which is then all that is returned. kCorrupt for a bad value or a
+// checksum mismatch.
+Result<std::string_view> checkedBody(std::string_view value, bool header_only);
 
 // Inserts `msg` with uid mb->uidnext++ and updates the counters; returns the uid.
 Result<uint32_t> insertMessage(MDB_txn* t, const Dbs& d, rec::Mailbox* mb, const rec::Message& msg);

@@ -137,6 +137,29 @@ uint32_t checksum(std::string_view data) {
   return uint32_t(c);
 }
 
+Result<std::string_view> checkedBody(std::string_view v, bool header_only) {
+  const Error bad{ErrorCode::kCorrupt, "bad body header"};
+  const Error mismatch{ErrorCode::kCorrupt, "body checksum mismatch"};
+  if (v.empty()) return bad;
+  if (uint8_t(v[0]) == keys::kBodyVersion1) {
+    if (v.size() < keys::kBodyHeader1) return bad;
+    std::string_view data = v.substr(keys::kBodyHeader1);
+    if (keys::getBe32(v.data() + 1) != checksum(data)) return mismatch;
+    return data;
+  }
+  if (uint8_t(v[0]) != keys::kBodyVersion || v.size() < keys::kBodyHeader) return bad;
+  std::string_view data = v.substr(keys::kBodyHeader);
+  if (header_only) {
+    uint32_t hlen = keys::getBe32(v.data() + 5);
+    if (hlen > data.size()) return bad;
+    std::string_view head = data.substr(0, hlen);
+    if (keys::getBe32(v.data() + 9) != checksum(head)) return mismatch;
+    return head;
+  }
+  if (keys::getBe32(v.data() + 1) != checksum(data)) return mismatch;
+  return data;
+}
+
 Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs, std::string_view structure) {
   auto id = nextCounter(t, d, keys::kMetaNextBodyId);
   if (!id.ok()) return id.error();
@@ -147,9 +170,13 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
   int rc = mdb_put(t, d.bodies, &k, &v, MDB_RESERVE);
   if (rc != 0) return lmdbError(rc, "mdb_put body");
   auto* p = static_cast<char*>(v.mv_data);
+  const size_t hlen = keys::headerBlockSize(data);
+  std::string head;
+  keys::putBe32(&head, checksum(data));
+  keys::putBe32(&head, uint32_t(hlen));
+  keys::putBe32(&head, checksum(data.substr(0, hlen)));
   p[0] = char(keys::kBodyVersion);
-  std::string crc = keys::be32(checksum(data));
-  memcpy(p + 1, crc.data(), 4);
+  memcpy(p + 1, head.data(), head.size());
   if (!data.empty()) memcpy(p + keys::kBodyHeader, data.data(), data.size());
   if (auto e = putRaw(t, d.body_refs, key, keys::be32(refs)); !e.ok()) return e;
   if (!structure.empty())

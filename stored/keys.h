@@ -12,8 +12,13 @@
 //   db "mbox_ids"   key: be32 mailbox id                  value: be32 user id + mailbox name
 //                   (index so that operations addressed by mailbox id find the record)
 //   db "messages"   key: be32 mailbox id + be32 uid       value: records.Message (protobuf)
-//   db "bodies"     key: be64 body id                     value: kBodyVersion byte,
-//                   be32 zlib crc32 of the data, then the message bytes
+//   db "bodies"     key: be64 body id                     value: a version byte, then
+//                   version 1: be32 zlib crc32 of the data, then the message bytes;
+//                   version 2 (written since): be32 crc32 of the data, be32 length
+//                   of the header block (headerBlockSize()), be32 crc32 of the header
+//                   block, then the message bytes: a header-only read (SEARCH
+//                   FROM / SUBJECT ...) checks the header block without reading
+//                   the whole body. Both versions are read.
 //   db "body_refs"  key: be64 body id                     value: be32 reference count
 //   db "structures" key: be64 body id                     value: mime::serialise() of the
 //                   message's MIME structure (offsets, envelope), written with the body at
@@ -53,8 +58,19 @@ inline constexpr std::string_view kMetaScramSecret = "scram_fake_secret";
 // 2: subscriptions are a list in the user record (format 1: a mailbox flag).
 inline constexpr uint64_t kFormatVersion = 2;
 
-inline constexpr uint8_t kBodyVersion = 1;
-inline constexpr size_t kBodyHeader = 5;  // version byte + be32 crc32
+inline constexpr uint8_t kBodyVersion1 = 1;
+inline constexpr size_t kBodyHeader1 = 5;  // version byte + be32 crc32
+inline constexpr uint8_t kBodyVersion = 2;
+inline constexpr size_t kBodyHeader = 13;  // version byte + be32 crc32 + be32 header length + be32 header crc32
+
+// The header block as StoreClient::headerBlock() cuts it: through the first
+// CRLF CRLF, just the CRLF when the message starts with one, all of it when
+// it has no empty line.
+inline size_t headerBlockSize(std::string_view data) {
+  if (data.rfind("\r\n", 0) == 0) return 2;
+  size_t p = data.find("\r\n\r\n");
+  return p == std::string_view::npos ? data.size() : p + 4;
+}
 
 inline void putBe32(std::string* out, uint32_t v) {
   char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};

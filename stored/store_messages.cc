@@ -203,23 +203,17 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
           bool need_body = with_body || f.structure.empty();
           Error berr;
           if (need_body) {
+            // A header-only read of a version-2 body checks only the header
+            // block's own checksum (structure present: nothing else is read).
             std::string_view v;
             auto b = getRaw(rd.txn(), d.bodies, key, &v);
             if (!b.ok()) berr = b.error();
             else if (!*b) berr = Error{ErrorCode::kCorrupt, "body missing"};
-            else if (v.size() < keys::kBodyHeader || uint8_t(v[0]) != keys::kBodyVersion)
-              berr = Error{ErrorCode::kCorrupt, "bad body header"};
-            else if (keys::getBe32(v.data() + 1) != checksum(v.substr(keys::kBodyHeader)))
-              berr = Error{ErrorCode::kCorrupt, "body checksum mismatch"};
-            std::string_view data = berr.ok() ? v.substr(keys::kBodyHeader) : std::string_view();
-            if (berr.ok() && with_body) {
-              std::string_view part = data;
-              if (header_only) {  // as StoreClient::headerBlock()
-                if (part.rfind("\r\n", 0) == 0) part = part.substr(0, 2);
-                else if (size_t p = part.find("\r\n\r\n"); p != std::string_view::npos) part = part.substr(0, p + 4);
-              }
-              f.body.assign(part);
-            }
+            auto body = berr.ok() ? checkedBody(v, header_only && !f.structure.empty()) : Result<std::string_view>(berr);
+            if (!body.ok()) berr = body.error();
+            std::string_view data = berr.ok() ? *body : std::string_view();
+            if (berr.ok() && with_body)
+              f.body.assign(header_only ? data.substr(0, keys::headerBlockSize(data)) : data);
             if (berr.ok() && f.structure.empty())  // stored before structures were kept
               f.structure = mime::serialise(mime::parse(data));
           }

@@ -1,5 +1,8 @@
 // Append, select, flags, expunge, copy/move, deliver, fetch integrity.
+#include <zlib.h>
+
 #include <cstring>
+#include <map>
 
 #include "keys.h"
 #include "test_util.h"
@@ -301,33 +304,12 @@ TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
   f.append("INBOX", "good two\r\n");
   uint32_t id = f.mailboxId("INBOX");
   f.store->close();
-  {
-    // Flip one byte of the stored body behind the engine's back.
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, keys::kMaxDbs);
-    REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
-    MDB_txn* t = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
-    MDB_dbi bodies;
-    REQUIRE(mdb_dbi_open(t, keys::kDbBodies, 0, &bodies) == 0);
-    MDB_cursor* c = nullptr;
-    REQUIRE(mdb_cursor_open(t, bodies, &c) == 0);
-    MDB_val k, v;
-    int hits = 0;
-    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-      std::string val(static_cast<char*>(v.mv_data), v.mv_size);
-      if (val.find("CORRUPT-ME") == std::string::npos) continue;
-      val[val.size() - 3] ^= 0x20;
-      MDB_val nv{val.size(), val.data()};
-      REQUIRE(mdb_cursor_put(c, &k, &nv, MDB_CURRENT) == 0);
-      hits++;
-    }
-    mdb_cursor_close(c);
-    REQUIRE(hits == 1);
-    REQUIRE(mdb_txn_commit(t) == 0);
-    mdb_env_close(env);
-  }
+  // Flip one byte of the stored body behind the engine's back.
+  REQUIRE(rewriteBodies(f.dir.path, [](std::string& val) {
+            if (val.find("CORRUPT-ME") == std::string::npos) return false;
+            val[val.size() - 3] ^= 0x20;
+            return true;
+          }) == 1);
   f.store = openEngine(f.dir.path);
   std::vector<std::pair<uint32_t, Error>> seen;
   std::vector<std::string> bodies;
@@ -365,6 +347,73 @@ TEST_CASE("a corrupted body yields kCorrupt for that uid only") {
   CHECK(calls == 1);
   CHECK(f.store->fetchBodies("alice", 12345, {1}, [](uint32_t, Result<std::string>) { return true; }).code ==
         ErrorCode::kNotFound);
+}
+
+namespace {
+
+// uid -> header block (or the error) of a header-only read.
+std::map<uint32_t, Result<std::string>> headers(StoreEngine& s, uint32_t id, const std::vector<uint32_t>& uids) {
+  std::map<uint32_t, Result<std::string>> out;
+  auto e = s.fetchMessages("alice", id, uids, true, [&](uint32_t uid, Result<StoreEngine::Fetched> m) {
+    out.emplace(uid, m.ok() ? Result<std::string>(m->body) : Result<std::string>(m.error()));
+    return true;
+  }, true);
+  REQUIRE(e.ok());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bodies: header-only reads check the header block's own checksum; version 1 bodies still read") {
+  Fixture f;
+  f.append("INBOX", "Subject: one\r\n\r\nbody one BREAK-BODY\r\n");
+  f.append("INBOX", "Subject: BREAK-HEAD\r\n\r\nbody two\r\n");
+  f.append("INBOX", "\r\nno header at all\r\n");
+  f.append("INBOX", "Subject: no empty line\r\n");
+  f.append("INBOX", "Subject: old\r\n\r\nold body V1\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  auto h = headers(*f.store, id, {1, 2, 3, 4, 5});
+  CHECK(*h.at(1) == "Subject: one\r\n\r\n");
+  CHECK(*h.at(3) == "\r\n");
+  CHECK(*h.at(4) == "Subject: no empty line\r\n");
+  f.store->close();
+  // Damage the body of 1 (after its header block) and the header of 2;
+  // rewrite 5 as a version 1 body (version, crc32, bytes).
+  REQUIRE(rewriteBodies(f.dir.path, [](std::string& val) {
+            REQUIRE(uint8_t(val[0]) == keys::kBodyVersion);
+            if (size_t p = val.find("BREAK-"); p != std::string::npos) {
+              val[p] = 'b';
+              return true;
+            }
+            if (val.find("V1") != std::string::npos) {
+              std::string data = val.substr(keys::kBodyHeader);
+              val = std::string(1, char(keys::kBodyVersion1)) + keys::be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(data.data()), uInt(data.size())))) + data;
+              return true;
+            }
+            return false;
+          }) == 3);
+  f.store = openEngine(f.dir.path);
+  h = headers(*f.store, id, {1, 2, 3, 4, 5});
+  CHECK(*h.at(1) == "Subject: one\r\n\r\n");  // the damage is not in the header block
+  CHECK(h.at(2).error().code == ErrorCode::kCorrupt);
+  INFO(std::string(h.at(5).ok() ? "" : h.at(5).error().message));
+  CHECK(*h.at(5) == "Subject: old\r\n\r\n");
+  CHECK(f.body(id, 1).error().code == ErrorCode::kCorrupt);  // a full read checks it all
+  CHECK(f.body(id, 2).error().code == ErrorCode::kCorrupt);
+  CHECK(*f.body(id, 5) == "Subject: old\r\n\r\nold body V1\r\n");
+  auto report = f.store->verify("alice");
+  REQUIRE(report.ok());
+  CHECK(report->damaged.size() == 2);
+  // A header length past the end of the body is damage, not a crash.
+  f.store->close();
+  REQUIRE(rewriteBodies(f.dir.path, [](std::string& val) {
+            if (val.find("no empty line") == std::string::npos) return false;
+            val[5] = char(0x7f);
+            return true;
+          }) == 1);
+  f.store = openEngine(f.dir.path);
+  h = headers(*f.store, id, {4});
+  CHECK(h.at(4).error().code == ErrorCode::kCorrupt);
 }
 
 TEST_CASE("fetchMessages: groups of messages in order, header blocks, stop anywhere") {
