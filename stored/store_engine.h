@@ -172,7 +172,8 @@ class StoreEngine {
   // delivery; parsed on demand for bodies stored before structures were
   // kept). With `with_body` false only the structure is read; with
   // `header_only` the body is cut to its header block as
-  // StoreClient::headerBlock() cuts it (the checksum still covers it all).
+  // StoreClient::headerBlock() cuts it, checked by the header block's own
+  // checksum (version-2 bodies), and no structure is read.
   // Messages are read in groups, one short read transaction per group
   // (kFetchGroup messages or kFetchGroupBytes), and handed over outside it:
   // a slow consumer never pins old pages.

@@ -198,7 +198,8 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
           Fetched f;
           std::string key = keys::bodyKey(m.body_id());
           std::string_view sv;
-          auto st = getRaw(rd.txn(), d.structures, key, &sv);
+          // A header-only read needs no structure (nor a parse without one).
+          auto st = header_only ? Result<bool>(false) : getRaw(rd.txn(), d.structures, key, &sv);
           if (st.ok() && *st) f.structure.assign(sv);
           bool need_body = with_body || f.structure.empty();
           Error berr;
@@ -209,12 +210,12 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
             auto b = getRaw(rd.txn(), d.bodies, key, &v);
             if (!b.ok()) berr = b.error();
             else if (!*b) berr = Error{ErrorCode::kCorrupt, "body missing"};
-            auto body = berr.ok() ? checkedBody(v, header_only && !f.structure.empty()) : Result<std::string_view>(berr);
+            auto body = berr.ok() ? checkedBody(v, header_only) : Result<std::string_view>(berr);
             if (!body.ok()) berr = body.error();
             std::string_view data = berr.ok() ? *body : std::string_view();
             if (berr.ok() && with_body)
               f.body.assign(header_only ? data.substr(0, keys::headerBlockSize(data)) : data);
-            if (berr.ok() && f.structure.empty())  // stored before structures were kept
+            if (berr.ok() && f.structure.empty() && !header_only)  // stored before structures were kept
               f.structure = mime::serialise(mime::parse(data));
           }
           bytes += f.body.size() + f.structure.size();

@@ -442,7 +442,7 @@ TEST_CASE("fetchMessages: groups of messages in order, header blocks, stop anywh
                           : uid % 3 == 1 ? "Subject: " + i + "\r\n\r\nbody\r\n\r\nmore\r\n"
                                          : "Subject: no body " + i + "\r\n";
       CHECK(m->body == (header_only ? StoreClient::headerBlock(whole) : whole));
-      CHECK_FALSE(m->structure.empty());
+      CHECK(m->structure.empty() == header_only);  // header-only reads read no structure
       return true;
     }, header_only);
     REQUIRE(e.ok());
