@@ -136,6 +136,9 @@ class StoreClient {
   struct Fetched {
     std::string body;
     std::string structure;
+    // Without the body (fetchMessages with_body false), from stored when it
+    // keeps them, instead of `structure`: imap::renderAll() form.
+    std::string imap;
   };
   using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
   using OnChanges = std::function<void(const std::vector<Change>&)>;

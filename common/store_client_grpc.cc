@@ -148,9 +148,11 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
     if (c.has_error() && c.error().code() != pb::OK) {
       partial_.clear();
       structure_.clear();
+      imap_.clear();
       return on_body_(c.uid(), Error{fromPb(c.error())});
     }
     if (!c.structure().empty()) structure_.swap(*c.mutable_structure());
+    if (!c.imap().empty()) imap_.swap(*c.mutable_imap());
     StoreClient::Fetched f;
     if (partial_.empty() && c.last()) {
       f.body.swap(*c.mutable_data());  // the whole message in one piece: no copy
@@ -161,6 +163,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
       f.body.swap(partial_);
     }
     f.structure.swap(structure_);
+    f.imap.swap(imap_);
     return on_body_(c.uid(), std::move(f));
   }
 
@@ -173,6 +176,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   int next_ = 0;  // next piece of chunk_ to consume (0 = chunk_ itself, i = more(i-1))
   std::string partial_;
   std::string structure_;
+  std::string imap_;
   bool paused_ = false;
   bool cancelled_ = false;
   std::shared_ptr<BodyReader> self_;

@@ -16,7 +16,7 @@ namespace postern::stored {
 
 struct EngineDbs {
   MDB_dbi meta = 0, users = 0, mailboxes = 0, mbox_ids = 0, messages = 0, bodies = 0, body_refs = 0,
-          structures = 0;
+          structures = 0, imap = 0;
 };
 
 // A read-only transaction; holds the engine's env lock so close() waits.
@@ -77,10 +77,16 @@ Error saveMailbox(MDB_txn* t, const Dbs& d, const rec::Mailbox& mb);
 Result<rec::Mailbox> createMailboxRec(MDB_txn* t, const Dbs& d, uint32_t user_id, const std::string& name);
 MailboxInfo toInfo(const rec::Mailbox& mb);
 
-// Bodies. addBody stores the bytes with refcount `refs`.
-// Stores a body (and its serialised MIME structure, when not empty) with `refs` references.
+// Bodies. addBody stores the bytes with refcount `refs`, and beside them
+// what BodyExtras holds (each when not empty).
+struct BodyExtras {
+  std::string structure;  // mime::serialise() form
+  std::string imap;       // imap::renderAll() form
+};
+// Parses `body` once (outside the writer thread) for addBody.
+BodyExtras bodyExtras(std::string_view body);
 Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs,
-                         std::string_view structure = {});
+                         const BodyExtras& extras = {});
 Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta);  // removes at 0
 uint32_t checksum(std::string_view data);
 // The message bytes of a stored body value (keys.h, db "bodies"), checked:

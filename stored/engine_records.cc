@@ -4,6 +4,8 @@
 #include <ctime>
 
 #include "engine_internal.h"
+#include "bodystructure.h"
+#include "mime/mime.h"
 
 namespace postern::stored::detail {
 
@@ -160,7 +162,12 @@ Result<std::string_view> checkedBody(std::string_view v, bool header_only) {
   return data;
 }
 
-Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs, std::string_view structure) {
+BodyExtras bodyExtras(std::string_view body) {
+  mime::Structure s = mime::parse(body);
+  return BodyExtras{mime::serialise(s), imap::renderAll(s)};
+}
+
+Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs, const BodyExtras& extras) {
   auto id = nextCounter(t, d, keys::kMetaNextBodyId);
   if (!id.ok()) return id.error();
   std::string key = keys::bodyKey(*id);
@@ -179,8 +186,10 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
   memcpy(p + 1, head.data(), head.size());
   if (!data.empty()) memcpy(p + keys::kBodyHeader, data.data(), data.size());
   if (auto e = putRaw(t, d.body_refs, key, keys::be32(refs)); !e.ok()) return e;
-  if (!structure.empty())
-    if (auto e = putRaw(t, d.structures, key, structure); !e.ok()) return e;
+  if (!extras.structure.empty())
+    if (auto e = putRaw(t, d.structures, key, extras.structure); !e.ok()) return e;
+  if (!extras.imap.empty())
+    if (auto e = putRaw(t, d.imap, key, extras.imap); !e.ok()) return e;
   return *id;
 }
 
@@ -194,6 +203,7 @@ Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta) {
   if (n <= 0) {
     if (auto e = delRaw(t, d.body_refs, key); !e.ok()) return e;
     if (auto e = delRaw(t, d.structures, key); !e.ok()) return e;
+    if (auto e = delRaw(t, d.imap, key); !e.ok()) return e;
     return delRaw(t, d.bodies, key);
   }
   return putRaw(t, d.body_refs, key, keys::be32(uint32_t(n)));

@@ -20,6 +20,10 @@
 //                   FROM / SUBJECT ...) checks the header block without reading
 //                   the whole body. Both versions are read.
 //   db "body_refs"  key: be64 body id                     value: be32 reference count
+//   db "imap"       key: be64 body id                     value: imap::renderAll() of the
+//                   structure (IMAP BODYSTRUCTURE, BODY, ENVELOPE as sent), written with
+//                   the body at delivery; absent for bodies stored before it existed
+//                   (FETCH then renders from "structures")
 //   db "structures" key: be64 body id                     value: mime::serialise() of the
 //                   message's MIME structure (offsets, envelope), written with the body at
 //                   delivery so FETCH never re-parses; absent for bodies stored before it
@@ -44,7 +48,8 @@ inline constexpr const char* kDbMessages = "messages";
 inline constexpr const char* kDbBodies = "bodies";
 inline constexpr const char* kDbBodyRefs = "body_refs";
 inline constexpr const char* kDbStructures = "structures";
-inline constexpr unsigned kMaxDbs = 8;
+inline constexpr const char* kDbImap = "imap";
+inline constexpr unsigned kMaxDbs = 9;
 
 // Counters in db "meta" (be64 values).
 inline constexpr std::string_view kMetaFormat = "format";            // layout version

@@ -138,7 +138,8 @@ Error StoreEngine::init() {
       {keys::kDbMeta, &dbs_->meta},         {keys::kDbUsers, &dbs_->users},
       {keys::kDbMailboxes, &dbs_->mailboxes}, {keys::kDbMailboxIds, &dbs_->mbox_ids},
       {keys::kDbMessages, &dbs_->messages}, {keys::kDbBodies, &dbs_->bodies},
-      {keys::kDbBodyRefs, &dbs_->body_refs}, {keys::kDbStructures, &dbs_->structures}};
+      {keys::kDbBodyRefs, &dbs_->body_refs}, {keys::kDbStructures, &dbs_->structures},
+      {keys::kDbImap, &dbs_->imap}};
   for (auto& db : all) {
     rc = mdb_dbi_open(t, db.name, MDB_CREATE, db.dbi);
     if (rc != 0) {

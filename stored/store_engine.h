@@ -177,9 +177,12 @@ class StoreEngine {
   // Messages are read in groups, one short read transaction per group
   // (kFetchGroup messages or kFetchGroupBytes), and handed over outside it:
   // a slow consumer never pins old pages.
+  // Without the body, the IMAP renderings kept at delivery (db "imap") come
+  // instead of the structure; bodies stored before them get the structure.
   struct Fetched {
     std::string body;       // empty unless with_body
     std::string structure;  // mime::serialise() form
+    std::string imap;       // imap::renderAll() form (only without the body)
   };
   using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
   Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,

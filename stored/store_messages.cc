@@ -50,7 +50,7 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
     return Error{ErrorCode::kTooBig, "message larger than the size limit"};
   int64_t date = args.internaldate != 0 ? args.internaldate : int64_t(time(nullptr));
   // Parsed once, here, outside the writer thread; kept beside the body.
-  std::string structure = mime::serialise(mime::parse(args.body));
+  const BodyExtras extras = bodyExtras(args.body);
   AppendResult res;
   const Dbs& d = *dbs_;
   Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
@@ -61,7 +61,7 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
     bool grew = false;
     auto kw = keywordBits(&*mb, args.keywords, true, &grew);
     if (!kw.ok()) return kw.error();
-    auto body = addBody(t, d, args.body, 1, structure);
+    auto body = addBody(t, d, args.body, 1, extras);
     if (!body.ok()) return body.error();
     rec::Message m;
     m.set_flags((args.flags & flag::kSystemMask) | *kw);
@@ -97,11 +97,11 @@ std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, c
     if (mbname.ok()) target = *mbname;
   }
   int64_t now = int64_t(time(nullptr));
-  std::string structure = mime::serialise(mime::parse(body));
+  const BodyExtras extras = bodyExtras(body);
   const Dbs& d = *dbs_;
   Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
     // One body for every recipient, with one reference per delivered copy.
-    auto body_id = addBody(t, d, body, 0, structure);
+    auto body_id = addBody(t, d, body, 0, extras);
     if (!body_id.ok()) return body_id.error();
     uint32_t refs = 0;
     for (size_t i = 0; i < users.size(); i++) {
@@ -198,10 +198,15 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
           Fetched f;
           std::string key = keys::bodyKey(m.body_id());
           std::string_view sv;
-          // A header-only read needs no structure (nor a parse without one).
-          auto st = header_only ? Result<bool>(false) : getRaw(rd.txn(), d.structures, key, &sv);
+          // A header-only read needs no structure (nor a parse without one);
+          // a read without the body takes the IMAP renderings when kept.
+          if (!with_body) {
+            auto im = getRaw(rd.txn(), d.imap, key, &sv);
+            if (im.ok() && *im) f.imap.assign(sv);
+          }
+          auto st = header_only || !f.imap.empty() ? Result<bool>(false) : getRaw(rd.txn(), d.structures, key, &sv);
           if (st.ok() && *st) f.structure.assign(sv);
-          bool need_body = with_body || f.structure.empty();
+          bool need_body = with_body || (f.structure.empty() && f.imap.empty());
           Error berr;
           if (need_body) {
             // A header-only read of a version-2 body checks only the header
@@ -218,7 +223,7 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
             if (berr.ok() && f.structure.empty() && !header_only)  // stored before structures were kept
               f.structure = mime::serialise(mime::parse(data));
           }
-          bytes += f.body.size() + f.structure.size();
+          bytes += f.body.size() + f.structure.size() + f.imap.size();
           if (berr.ok()) out = std::move(f);
           else out = berr;
         }

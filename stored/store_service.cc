@@ -335,7 +335,7 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
   };
   auto emit = [&](pb::BodyChunk&& c) -> bool {
     if (batch_max == 0) return writer->Write(c);
-    size_t n = c.data().size() + c.structure().size() + 32;
+    size_t n = c.data().size() + c.structure().size() + c.imap().size() + 32;
     if (have_batch && batch_bytes + n > batch_max && !flush()) return false;
     if (!have_batch) {
       batch = std::move(c);
@@ -365,7 +365,10 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
     do {
       pb::BodyChunk c;
       c.set_uid(uid);
-      if (off == 0 && with_structure) c.set_structure(std::move(msg->structure));
+      if (off == 0 && with_structure) {
+        c.set_structure(std::move(msg->structure));
+        c.set_imap(std::move(msg->imap));
+      }
       c.set_total_size(data.size());
       size_t n = std::min<size_t>(chunk, data.size() - off);
       c.set_offset(off);

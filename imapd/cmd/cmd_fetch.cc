@@ -58,12 +58,21 @@ bool needsStructure(const imap::FetchRequest& r) {
 
 // One untagged FETCH response. `body` is null when no body was needed;
 // `blob` is the stored structure (mime::serialise form), empty for messages
-// stored before structures were kept (then the body is parsed here).
-std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool add_flags,
-                   const std::string* body, const std::string* blob) {
+// stored before structures were kept (then the body is parsed here);
+// `rendered`, when not empty, the ENVELOPE / BODY / BODYSTRUCTURE stored
+// keeps (imap::renderAll form), used as they are. nullopt when `rendered`
+// is damaged.
+std::optional<std::string> render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool add_flags,
+                                  const std::string* body, const std::string* blob,
+                                  const std::string* rendered_blob = nullptr) {
   const MessageMeta& m = v.at(seq);
+  std::optional<imap::Rendered> rendered;
+  if (rendered_blob && !rendered_blob->empty()) {
+    rendered = imap::parseRendered(*rendered_blob);
+    if (!rendered) return std::nullopt;
+  }
   std::optional<mime::Structure> structure;
-  if (needsStructure(job.req)) {
+  if (needsStructure(job.req) && !rendered) {
     if (blob && !blob->empty()) {
       auto s = mime::deserialise(*blob);
       if (s.ok()) structure = std::move(s.value());
@@ -133,15 +142,21 @@ std::string render(const MailboxView& v, uint32_t seq, const FetchJob& job, bool
       }
       case Kind::kEnvelope:
         sep();
-        out += "ENVELOPE " + imap::envelope(*structure);
+        out += "ENVELOPE ";
+        if (rendered) out += rendered->envelope;
+        else out += imap::envelope(*structure);
         break;
       case Kind::kBody:
         sep();
-        out += "BODY " + imap::bodyStructure(*structure, false);
+        out += "BODY ";
+        if (rendered) out += rendered->body;
+        else imap::appendBody(out, structure->root, false);
         break;
       case Kind::kBodyStructure:
         sep();
-        out += "BODYSTRUCTURE " + imap::bodyStructure(*structure, true);
+        out += "BODYSTRUCTURE ";
+        if (rendered) out += rendered->bodystructure;
+        else imap::appendBody(out, structure->root, true);
         break;
     }
   }
@@ -196,8 +211,16 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
         bool add = idx < job->add_flags.size() && job->add_flags[idx];
         // Without stored structure the store sends the body even if not asked.
         const std::string* bytes = with_body || !body->body.empty() ? &body->body : nullptr;
-        std::string out = render(*v, seq, *job, add, bytes, &body->structure);
-        ctx->write(out);
+        auto out = render(*v, seq, *job, add, bytes, &body->structure, &body->imap);
+        if (!out) {
+          ++job->failed;
+          job->fail_code = ErrorCode::kCorrupt;
+          log::error("fetch: stored IMAP rendering is damaged", {{"session", s.id()}, {"user", s.user()},
+                                                                 {"mailbox", v->name()},
+                                                                 {"uid", std::to_string(uid)}});
+          return true;
+        }
+        ctx->write(*out);
         if (ctx->pendingOutput() < kPauseAbove) return true;
         std::weak_ptr<std::shared_ptr<BodyStream>> w = holder;
         ctx->onDrain([w] {
@@ -218,7 +241,7 @@ void sendResponses(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob
   if (needsBytes(job->req) || needsStructureOnly(job->req)) return sendBodies(ctx, job);
   MailboxView* v = ctx->session().selected();
   for (size_t i = 0; i < job->seqs.size(); ++i) {
-    ctx->write(render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, nullptr));
+    ctx->write(*render(*v, job->seqs[i], *job, job->add_flags[i], nullptr, nullptr));
   }
   finish(ctx, *job);
 }

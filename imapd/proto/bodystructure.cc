@@ -177,4 +177,43 @@ std::string bodyStructure(const mime::Structure& s, bool extended) {
   return out;
 }
 
+namespace {
+
+void putLengthed(std::string& out, const std::string& s) {
+  const auto n = static_cast<uint32_t>(s.size());
+  const char b[4] = {char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
+  out.append(b, 4);
+  out += s;
+}
+
+std::optional<std::string_view> takeLengthed(std::string_view& v) {
+  if (v.size() < 4) return std::nullopt;
+  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
+  const size_t n = size_t(b[0]) << 24 | size_t(b[1]) << 16 | size_t(b[2]) << 8 | size_t(b[3]);
+  if (n > v.size() - 4) return std::nullopt;
+  std::string_view s = v.substr(4, n);
+  v.remove_prefix(4 + n);
+  return s;
+}
+
+}  // namespace
+
+std::string renderAll(const mime::Structure& s) {
+  std::string out;
+  putLengthed(out, bodyStructure(s, true));
+  putLengthed(out, bodyStructure(s, false));
+  putLengthed(out, envelope(s));
+  return out;
+}
+
+std::optional<Rendered> parseRendered(std::string_view v) {
+  auto bs = takeLengthed(v);
+  auto body = bs ? takeLengthed(v) : std::nullopt;
+  auto env = body ? takeLengthed(v) : std::nullopt;
+  // Each is a parenthesised list; anything else is not ours.
+  auto list = [](std::string_view x) { return x.size() >= 2 && x.front() == '(' && x.back() == ')'; };
+  if (!env || !v.empty() || !list(*bs) || !list(*body) || !list(*env)) return std::nullopt;
+  return Rendered{*bs, *body, *env};
+}
+
 }  // namespace postern::imap

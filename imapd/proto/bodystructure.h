@@ -9,7 +9,9 @@
 // for a multipart without subtype, "unknown" for a non-text type without
 // one. A multipart with no parts shows one empty text/plain part. Strings
 // with 8-bit octets or over writer.h's kMaxQuoted go out as literals.
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "mime/mime.h"
 
@@ -22,5 +24,16 @@ void appendEnvelope(std::string& out, const mime::Envelope& e);
 // BODY (extended = false) or BODYSTRUCTURE (extended = true), "(...)".
 std::string bodyStructure(const mime::Structure& s, bool extended);
 void appendBody(std::string& out, const mime::Part& p, bool extended);
+
+// The three renderings at once, as stored keeps them beside each body (its
+// "imap" db, written at delivery) so that FETCH ENVELOPE / BODY /
+// BODYSTRUCTURE, first or repeated, parses nothing: for each of
+// BODYSTRUCTURE, BODY and ENVELOPE a be32 length, then the string.
+std::string renderAll(const mime::Structure& s);
+struct Rendered {
+  std::string_view bodystructure, body, envelope;
+};
+// nullopt for anything renderAll() did not produce.
+std::optional<Rendered> parseRendered(std::string_view v);
 
 }  // namespace postern::imap

@@ -399,15 +399,20 @@ class FakeStore : public StoreClient {
   }
 
   // Structures are not kept here: the body always travels and the structure
-  // is empty, so callers exercise their parse-on-demand path.
+  // is empty, so callers exercise their parse-on-demand path. With
+  // `imap_renderer` set, reads without the body get its answer as the IMAP
+  // renderings instead, as stored sends them (and no body).
+  std::function<std::string(const std::string& body)> imap_renderer;
   std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
-                                            bool /*with_body*/, OnMessage on_message, Done done) override {
+                                            bool with_body, OnMessage on_message, Done done) override {
+    auto render = with_body ? nullptr : imap_renderer;
     return fetchBodies(
         user, mailbox_id, std::move(uids),
-        [on_message = std::move(on_message)](uint32_t uid, Result<std::string> body) -> bool {
+        [on_message = std::move(on_message), render](uint32_t uid, Result<std::string> body) -> bool {
           if (!body.ok()) return on_message(uid, body.error());
           Fetched f;
-          f.body = std::move(body.value());
+          if (render) f.imap = render(body.value());
+          else f.body = std::move(body.value());
           return on_message(uid, std::move(f));
         },
         std::move(done));

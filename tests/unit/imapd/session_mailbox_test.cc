@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "bodystructure.h"
 #include "imap_harness.h"
+#include "mime/mime.h"
 
 using namespace postern;
 using namespace postern::imapd::testing;
@@ -552,6 +554,36 @@ TEST_CASE("imap fetch: ENVELOPE, BODYSTRUCTURE and nested sections through the M
   CHECK(run(*c, "e", "SEARCH CHARSET UTF-8 SUBJECT {5+}\r\ncaf\xc3\xa9") == "* SEARCH 4\r\ne OK SEARCH completed\r\n");
   CHECK(run(*c, "f", "SEARCH CHARSET UTF-8 BODY {5+}\r\nCAF\xc3\x89") == "* SEARCH 4\r\nf OK SEARCH completed\r\n");
   CHECK(run(*c, "g", "SEARCH TEXT inner") == "* SEARCH 4\r\ng OK SEARCH completed\r\n");
+}
+
+TEST_CASE("imap fetch: ENVELOPE / BODY / BODYSTRUCTURE from the renderings stored keeps, the same bytes") {
+  World w;
+  const std::string msg =
+      "From: Joe <joe@example.com>\r\nTo: a@b.c, d@e.f\r\nSubject: hi\r\nMessage-ID: <1@x>\r\n"
+      "Content-Type: multipart/alternative; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+      "--B\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--B--\r\n";
+  w.onLoop([&] { return w.store->addMessage("alice", msg); });
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: damaged\r\n\r\nx\r\n"); });
+  auto c = w.connect();
+  login(*c);
+  run(*c, "S", "SELECT INBOX");
+  const std::string cmd = "FETCH 4:5 (UID ENVELOPE BODY BODYSTRUCTURE)";
+  const std::string parsed = run(*c, "a", cmd);  // parsed here from the body
+  REQUIRE(parsed.find("* 4 FETCH (UID") != std::string::npos);
+  w.onLoop([&] {
+    w.store->imap_renderer = [](const std::string& body) {
+      return body.find("damaged") == std::string::npos ? imap::renderAll(mime::parse(body))
+                                                        : std::string("\0\0\0\5(x)", 8);
+    };
+    return true;
+  });
+  // 4 the same bytes; 5's rendering is damaged: NO, and 4 still sent.
+  const std::string kept = run(*c, "a", cmd);
+  CHECK(kept.substr(0, kept.find("\r\n")) == parsed.substr(0, parsed.find("\r\n")));
+  CHECK(parsed.find("* 5 FETCH") != std::string::npos);
+  CHECK(kept.find("* 5 FETCH") == std::string::npos);
+  CHECK(kept.find("a NO [CORRUPTION]") != std::string::npos);
+  CHECK(run(*c, "b", "FETCH 4 (BODY.PEEK[1])") == "* 4 FETCH (BODY[1] {1}\r\nx)\r\nb OK FETCH completed\r\n");
 }
 
 TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {

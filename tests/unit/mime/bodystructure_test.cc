@@ -102,3 +102,21 @@ TEST_CASE("bodystructure: message/rfc822 carries envelope, body and lines") {
         R"x(("message" "rfc822" NIL NIL "fwd" "7bit" 81 (NIL "in" ((NIL NIL "a" "b")) ((NIL NIL "a" "b")) )x"
         R"x(((NIL NIL "a" "b")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 14 2) 6))x");
 }
+
+TEST_CASE("renderAll / parseRendered: three lengthed strings, anything else refused") {
+  std::string m = crlf("Subject: x\nContent-Type: text/plain\n\nbody\n");
+  std::string all = postern::imap::renderAll(parse(m));
+  auto r = postern::imap::parseRendered(all);
+  REQUIRE(r.has_value());
+  CHECK(r->bodystructure == bs(m, true));
+  CHECK(r->body == bs(m, false));
+  CHECK(r->envelope == env(m));
+  CHECK_FALSE(postern::imap::parseRendered(""));
+  CHECK_FALSE(postern::imap::parseRendered(all + "x"));                  // trailing bytes
+  CHECK_FALSE(postern::imap::parseRendered(all.substr(0, all.size() - 1)));  // cut short
+  CHECK_FALSE(postern::imap::parseRendered(std::string("\xff\xff\xff\xff", 4) + all));  // length past the end
+  std::string not_lists = std::string("\0\0\0\1x\0\0\0\1y\0\0\0\1z", 15);
+  CHECK_FALSE(postern::imap::parseRendered(not_lists));
+  // Every truncation of a real value is refused, none crashes.
+  for (size_t i = 0; i < all.size(); ++i) CHECK_FALSE(postern::imap::parseRendered(all.substr(0, i)));
+}

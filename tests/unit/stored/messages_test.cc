@@ -4,7 +4,9 @@
 #include <cstring>
 #include <map>
 
+#include "bodystructure.h"
 #include "keys.h"
+#include "mime/mime.h"
 #include "test_util.h"
 
 using namespace postern;
@@ -414,6 +416,78 @@ TEST_CASE("bodies: header-only reads check the header block's own checksum; vers
   f.store = openEngine(f.dir.path);
   h = headers(*f.store, id, {4});
   CHECK(h.at(4).error().code == ErrorCode::kCorrupt);
+}
+
+TEST_CASE("fetchMessages: without the body, the IMAP renderings kept at delivery; the structure for older bodies") {
+  Fixture f;
+  const std::string msg = "From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=Q\r\n\r\n"
+                          "--Q\r\nContent-Type: text/plain\r\n\r\nhello\r\n--Q--\r\n";
+  f.append("INBOX", msg);
+  REQUIRE(f.store->deliver({"alice"}, "", msg)[0].ok());
+  uint32_t id = f.mailboxId("INBOX");
+  auto fetch = [&](bool with_body) {
+    std::vector<StoreEngine::Fetched> out;
+    REQUIRE(f.store->fetchMessages("alice", id, {1, 2}, with_body, [&](uint32_t, Result<StoreEngine::Fetched> m) {
+      REQUIRE(m.ok());
+      out.push_back(std::move(*m));
+      return true;
+    }).ok());
+    REQUIRE(out.size() == 2);
+    return out;
+  };
+  for (const auto& m : fetch(false)) {  // appended and delivered alike
+    CHECK(m.imap == imap::renderAll(mime::parse(msg)));
+    CHECK(m.structure.empty());
+    CHECK(m.body.empty());
+  }
+  for (const auto& m : fetch(true)) {
+    CHECK(m.imap.empty());
+    CHECK(m.body == msg);
+    CHECK_FALSE(m.structure.empty());
+  }
+  // Bodies stored before renderings were kept: the structure comes instead.
+  f.store->close();
+  {
+    MDB_env* env = nullptr;
+    REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, keys::kMaxDbs);
+    REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
+    MDB_txn* t = nullptr;
+    REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(t, keys::kDbImap, 0, &dbi) == 0);
+    REQUIRE(mdb_drop(t, dbi, 0) == 0);
+    REQUIRE(mdb_txn_commit(t) == 0);
+    mdb_env_close(env);
+  }
+  f.store = openEngine(f.dir.path);
+  for (const auto& m : fetch(false)) {
+    CHECK(m.imap.empty());
+    CHECK(m.body.empty());
+    auto s = mime::deserialise(m.structure);
+    REQUIRE(s.ok());
+    CHECK(imap::bodyStructure(*s, true) == imap::bodyStructure(mime::parse(msg), true));
+  }
+  // The renderings go with the body when its last message goes.
+  f.append("INBOX", msg);
+  REQUIRE(f.store->expunge("alice", id, {}, false).ok());
+  f.store->close();
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, keys::kMaxDbs);
+  REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS | MDB_RDONLY, 0600) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
+  for (const char* name : {keys::kDbImap, keys::kDbBodies, keys::kDbStructures}) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(t, name, 0, &dbi) == 0);
+    MDB_stat st;
+    REQUIRE(mdb_stat(t, dbi, &st) == 0);
+    CHECK_MESSAGE(st.ms_entries == 0, name);
+  }
+  mdb_txn_abort(t);
+  mdb_env_close(env);
+  f.store = openEngine(f.dir.path);
 }
 
 TEST_CASE("fetchMessages: groups of messages in order, header blocks, stop anywhere") {
