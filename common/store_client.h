@@ -183,9 +183,11 @@ class StoreClient {
 
   // Like fetchBodies, with each message's structure; with `with_body` false
   // only structures travel (FETCH ENVELOPE / BODYSTRUCTURE of a big mailbox).
+  // `imap_parts`: without the body, which IMAP renderings are wanted
+  // (imap::RenderedPart bits; the others come empty); 0 = all.
   virtual std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id,
                                                     std::vector<uint32_t> uids, bool with_body,
-                                                    OnMessage on_message, Done done) = 0;
+                                                    OnMessage on_message, Done done, uint32_t imap_parts = 0) = 0;
   virtual std::shared_ptr<BodyStream> fetchBodies(const std::string& user, uint32_t mailbox_id,
                                                   std::vector<uint32_t> uids, OnBody on_body,
                                                   Done done) = 0;

@@ -456,8 +456,10 @@ class GrpcStoreClient final : public StoreClient {
   }
 
   std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
-                                            bool with_body, OnMessage on_message, Done done) override {
+                                            bool with_body, OnMessage on_message, Done done,
+                                            uint32_t imap_parts = 0) override {
     pb::FetchBodiesRequest req;
+    req.set_imap_parts(imap_parts);
     req.set_user(user);
     req.set_mailbox_id(mailbox_id);
     for (auto u : uids) req.add_uids(u);

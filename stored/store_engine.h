@@ -186,7 +186,8 @@ class StoreEngine {
   };
   using OnMessage = std::function<bool(uint32_t uid, Result<Fetched> msg)>;
   Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
-                      bool with_body, const OnMessage& on_message, bool header_only = false);
+                      bool with_body, const OnMessage& on_message, bool header_only = false,
+                      uint32_t imap_parts = 0);
   static constexpr size_t kFetchGroup = 256;
   static constexpr size_t kFetchGroupBytes = 4 << 20;
   // ---- integrity ----

@@ -2,8 +2,9 @@
 #include <algorithm>
 #include <ctime>
 
-#include "mime/mime.h"
+#include "bodystructure.h"
 #include "engine_internal.h"
+#include "mime/mime.h"
 
 namespace postern::stored {
 
@@ -167,7 +168,8 @@ Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, con
 }
 
 Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
-                                 bool with_body, const OnMessage& on_message, bool header_only) {
+                                 bool with_body, const OnMessage& on_message, bool header_only,
+                                 uint32_t imap_parts) {
   uint32_t user_id = 0;
   {
     Reader rd(this);
@@ -202,7 +204,14 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
           // a read without the body takes the IMAP renderings when kept.
           if (!with_body) {
             auto im = getRaw(rd.txn(), d.imap, key, &sv);
-            if (im.ok() && *im) f.imap.assign(sv);
+            if (im.ok() && *im) {
+              // A damaged value is skipped: the structure is read instead.
+              if (imap_parts == 0 || imap_parts == imap::kRenderedAll) {
+                if (imap::parseRendered(sv)) f.imap.assign(sv);
+              } else if (auto part = imap::selectRendered(sv, imap_parts)) {
+                f.imap = std::move(*part);
+              }
+            }
           }
           auto st = header_only || !f.imap.empty() ? Result<bool>(false) : getRaw(rd.txn(), d.structures, key, &sv);
           if (st.ok() && *st) f.structure.assign(sv);

@@ -380,7 +380,7 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
     return true;
   };
   Error e = engine_->fetchMessages(req->user(), req->mailbox_id(), uids, !req->structure_only(), on_message,
-                                   req->header_only());
+                                   req->header_only(), req->imap_parts());
   if (!e.ok()) {
     // The mailbox itself is unusable: every uid gets the error.
     logged("fetch-bodies", req->user(), e);

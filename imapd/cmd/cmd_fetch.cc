@@ -36,6 +36,17 @@ bool needsStructureOnly(const imap::FetchRequest& r) {
   return false;
 }
 
+// The IMAP renderings a FETCH without body octets needs (imap::RenderedPart).
+uint32_t renderedParts(const imap::FetchRequest& r) {
+  uint32_t parts = 0;
+  for (const auto& i : r.items) {
+    if (i.kind == Kind::kBodyStructure) parts |= imap::kRenderedBodyStructure;
+    if (i.kind == Kind::kBody) parts |= imap::kRenderedBody;
+    if (i.kind == Kind::kEnvelope) parts |= imap::kRenderedEnvelope;
+  }
+  return parts;
+}
+
 struct FetchJob {
   imap::FetchRequest req;
   std::vector<uint32_t> seqs;
@@ -70,6 +81,11 @@ std::optional<std::string> render(const MailboxView& v, uint32_t seq, const Fetc
   if (rendered_blob && !rendered_blob->empty()) {
     rendered = imap::parseRendered(*rendered_blob);
     if (!rendered) return std::nullopt;
+    for (const auto& it : job.req.items)  // each asked for must have come
+      if ((it.kind == Kind::kEnvelope && rendered->envelope.empty()) ||
+          (it.kind == Kind::kBody && rendered->body.empty()) ||
+          (it.kind == Kind::kBodyStructure && rendered->bodystructure.empty()))
+        return std::nullopt;
   }
   std::optional<mime::Structure> structure;
   if (needsStructure(job.req) && !rendered) {
@@ -234,7 +250,8 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
           if (job->failed == 0 || e.code == ErrorCode::kUnavailable) return ctx->fail(e, "FETCH");
         }
         finish(ctx, *job);
-      });
+      },
+      renderedParts(job->req));
 }
 
 void sendResponses(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> job) {

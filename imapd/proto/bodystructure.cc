@@ -179,7 +179,7 @@ std::string bodyStructure(const mime::Structure& s, bool extended) {
 
 namespace {
 
-void putLengthed(std::string& out, const std::string& s) {
+void putLengthed(std::string& out, std::string_view s) {
   const auto n = static_cast<uint32_t>(s.size());
   const char b[4] = {char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
   out.append(b, 4);
@@ -210,10 +210,21 @@ std::optional<Rendered> parseRendered(std::string_view v) {
   auto bs = takeLengthed(v);
   auto body = bs ? takeLengthed(v) : std::nullopt;
   auto env = body ? takeLengthed(v) : std::nullopt;
-  // Each is a parenthesised list; anything else is not ours.
-  auto list = [](std::string_view x) { return x.size() >= 2 && x.front() == '(' && x.back() == ')'; };
+  // Each is a parenthesised list or empty; anything else is not ours.
+  auto list = [](std::string_view x) { return x.empty() || (x.size() >= 2 && x.front() == '(' && x.back() == ')'); };
   if (!env || !v.empty() || !list(*bs) || !list(*body) || !list(*env)) return std::nullopt;
   return Rendered{*bs, *body, *env};
+}
+
+std::optional<std::string> selectRendered(std::string_view all, uint32_t parts) {
+  auto r = parseRendered(all);
+  if (!r) return std::nullopt;
+  std::string out;
+  out.reserve(all.size());
+  putLengthed(out, parts & kRenderedBodyStructure ? r->bodystructure : std::string_view());
+  putLengthed(out, parts & kRenderedBody ? r->body : std::string_view());
+  putLengthed(out, parts & kRenderedEnvelope ? r->envelope : std::string_view());
+  return out;
 }
 
 }  // namespace postern::imap

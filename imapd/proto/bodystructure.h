@@ -9,6 +9,7 @@
 // for a multipart without subtype, "unknown" for a non-text type without
 // one. A multipart with no parts shows one empty text/plain part. Strings
 // with 8-bit octets or over writer.h's kMaxQuoted go out as literals.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,9 +32,13 @@ void appendBody(std::string& out, const mime::Part& p, bool extended);
 // BODYSTRUCTURE, BODY and ENVELOPE a be32 length, then the string.
 std::string renderAll(const mime::Structure& s);
 struct Rendered {
-  std::string_view bodystructure, body, envelope;
+  std::string_view bodystructure, body, envelope;  // empty: not sent (selectRendered)
 };
-// nullopt for anything renderAll() did not produce.
+// nullopt for anything renderAll() or selectRendered() did not produce.
 std::optional<Rendered> parseRendered(std::string_view v);
+// The same value with only `parts` kept (the others empty), so a FETCH of
+// one of them does not carry the others; nullopt when `all` is not one.
+enum RenderedPart : uint32_t { kRenderedBodyStructure = 1, kRenderedBody = 2, kRenderedEnvelope = 4, kRenderedAll = 7 };
+std::optional<std::string> selectRendered(std::string_view all, uint32_t parts);
 
 }  // namespace postern::imap

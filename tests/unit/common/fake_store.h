@@ -404,7 +404,8 @@ class FakeStore : public StoreClient {
   // renderings instead, as stored sends them (and no body).
   std::function<std::string(const std::string& body)> imap_renderer;
   std::shared_ptr<BodyStream> fetchMessages(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
-                                            bool with_body, OnMessage on_message, Done done) override {
+                                            bool with_body, OnMessage on_message, Done done,
+                                            uint32_t /*imap_parts*/ = 0) override {
     auto render = with_body ? nullptr : imap_renderer;
     return fetchBodies(
         user, mailbox_id, std::move(uids),

@@ -584,6 +584,16 @@ TEST_CASE("imap fetch: ENVELOPE / BODY / BODYSTRUCTURE from the renderings store
   CHECK(kept.find("* 5 FETCH") == std::string::npos);
   CHECK(kept.find("a NO [CORRUPTION]") != std::string::npos);
   CHECK(run(*c, "b", "FETCH 4 (BODY.PEEK[1])") == "* 4 FETCH (BODY[1] {1}\r\nx)\r\nb OK FETCH completed\r\n");
+  // A rendering asked for but not sent is damage too, never an empty item.
+  w.onLoop([&] {
+    w.store->imap_renderer = [](const std::string& body) {
+      return *imap::selectRendered(imap::renderAll(mime::parse(body)), imap::kRenderedEnvelope);
+    };
+    return true;
+  });
+  CHECK(run(*c, "d", "FETCH 4 (ENVELOPE)").find("d OK FETCH completed") != std::string::npos);
+  CHECK(run(*c, "e", "FETCH 4 (BODYSTRUCTURE)") ==
+        "e NO [CORRUPTION] Some messages could not be read; the others were sent\r\n");
 }
 
 TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {

@@ -117,6 +117,20 @@ TEST_CASE("renderAll / parseRendered: three lengthed strings, anything else refu
   CHECK_FALSE(postern::imap::parseRendered(std::string("\xff\xff\xff\xff", 4) + all));  // length past the end
   std::string not_lists = std::string("\0\0\0\1x\0\0\0\1y\0\0\0\1z", 15);
   CHECK_FALSE(postern::imap::parseRendered(not_lists));
+  // Only some parts: the others empty, and still a valid value.
+  auto env_only = postern::imap::selectRendered(all, postern::imap::kRenderedEnvelope);
+  REQUIRE(env_only.has_value());
+  auto e = postern::imap::parseRendered(*env_only);
+  REQUIRE(e.has_value());
+  CHECK(e->envelope == env(m));
+  CHECK(e->bodystructure.empty());
+  CHECK(e->body.empty());
+  auto two = postern::imap::selectRendered(all, postern::imap::kRenderedBody | postern::imap::kRenderedBodyStructure);
+  REQUIRE(two.has_value());
+  CHECK(postern::imap::parseRendered(*two)->body == bs(m, false));
+  CHECK(postern::imap::parseRendered(*two)->envelope.empty());
+  CHECK(postern::imap::selectRendered(all, postern::imap::kRenderedAll) == all);
+  CHECK_FALSE(postern::imap::selectRendered("garbage", postern::imap::kRenderedBody));
   // Every truncation of a real value is refused, none crashes.
   for (size_t i = 0; i < all.size(); ++i) CHECK_FALSE(postern::imap::parseRendered(all.substr(0, i)));
 }

@@ -440,6 +440,16 @@ TEST_CASE("fetchMessages: without the body, the IMAP renderings kept at delivery
     CHECK(m.structure.empty());
     CHECK(m.body.empty());
   }
+  // Only the renderings asked for travel.
+  REQUIRE(f.store->fetchMessages("alice", id, {1}, false, [&](uint32_t, Result<StoreEngine::Fetched> m) {
+    REQUIRE(m.ok());
+    auto r = imap::parseRendered(m->imap);
+    REQUIRE(r.has_value());
+    CHECK(r->envelope == imap::envelope(mime::parse(msg)));
+    CHECK(r->bodystructure.empty());
+    CHECK(r->body.empty());
+    return true;
+  }, false, imap::kRenderedEnvelope).ok());
   for (const auto& m : fetch(true)) {
     CHECK(m.imap.empty());
     CHECK(m.body == msg);
