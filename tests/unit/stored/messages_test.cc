@@ -248,22 +248,8 @@ TEST_CASE("copy and move share bodies by reference") {
   // Once every reference is gone, the body is gone: nothing leaks.
   REQUIRE(f.store->expunge("alice", dest, {}, false).ok());
   f.store->close();
-  MDB_env* env = nullptr;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, keys::kMaxDbs);
-  REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
-  MDB_txn* t = nullptr;
-  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
-  MDB_dbi bodies, refs;
-  REQUIRE(mdb_dbi_open(t, keys::kDbBodies, 0, &bodies) == 0);
-  REQUIRE(mdb_dbi_open(t, keys::kDbBodyRefs, 0, &refs) == 0);
-  MDB_stat st{};
-  mdb_stat(t, bodies, &st);
-  CHECK(st.ms_entries == 0);
-  mdb_stat(t, refs, &st);
-  CHECK(st.ms_entries == 0);
-  mdb_txn_abort(t);
-  mdb_env_close(env);
+  CHECK(dbEntries(f.dir.path, keys::kDbBodies) == 0);
+  CHECK(dbEntries(f.dir.path, keys::kDbBodyRefs) == 0);
 }
 
 TEST_CASE("deliver: one transaction, per-user results") {
@@ -457,19 +443,7 @@ TEST_CASE("fetchMessages: without the body, the IMAP renderings kept at delivery
   }
   // Bodies stored before renderings were kept: the structure comes instead.
   f.store->close();
-  {
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, keys::kMaxDbs);
-    REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS, 0600) == 0);
-    MDB_txn* t = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(t, keys::kDbImap, 0, &dbi) == 0);
-    REQUIRE(mdb_drop(t, dbi, 0) == 0);
-    REQUIRE(mdb_txn_commit(t) == 0);
-    mdb_env_close(env);
-  }
+  withStoreTxn(f.dir.path, true, [](MDB_txn* t) { REQUIRE(mdb_drop(t, openDb(t, keys::kDbImap), 0) == 0); });
   f.store = openEngine(f.dir.path);
   for (const auto& m : fetch(false)) {
     CHECK(m.imap.empty());
@@ -482,21 +456,8 @@ TEST_CASE("fetchMessages: without the body, the IMAP renderings kept at delivery
   f.append("INBOX", msg);
   REQUIRE(f.store->expunge("alice", id, {}, false).ok());
   f.store->close();
-  MDB_env* env = nullptr;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, keys::kMaxDbs);
-  REQUIRE(mdb_env_open(env, f.dir.path.c_str(), MDB_NOTLS | MDB_RDONLY, 0600) == 0);
-  MDB_txn* t = nullptr;
-  REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
-  for (const char* name : {keys::kDbImap, keys::kDbBodies, keys::kDbStructures}) {
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(t, name, 0, &dbi) == 0);
-    MDB_stat st;
-    REQUIRE(mdb_stat(t, dbi, &st) == 0);
-    CHECK_MESSAGE(st.ms_entries == 0, name);
-  }
-  mdb_txn_abort(t);
-  mdb_env_close(env);
+  for (const char* name : {keys::kDbImap, keys::kDbBodies, keys::kDbStructures})
+    CHECK_MESSAGE(dbEntries(f.dir.path, name) == 0, name);
   f.store = openEngine(f.dir.path);
 }
 

@@ -50,34 +50,58 @@ inline std::unique_ptr<StoreEngine> openEngine(const std::string& path, uint32_t
   return openEngine(o);
 }
 
+// Runs `fn` in one transaction on a store's LMDB environment, behind the
+// engine's back (the engine must be closed); a write transaction commits.
+inline void withStoreTxn(const std::string& path, bool write, const std::function<void(MDB_txn*)>& fn) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, keys::kMaxDbs);
+  REQUIRE(mdb_env_open(env, path.c_str(), MDB_NOTLS | (write ? 0 : MDB_RDONLY), 0600) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, write ? 0 : MDB_RDONLY, &t) == 0);
+  fn(t);
+  if (write) REQUIRE(mdb_txn_commit(t) == 0);
+  else mdb_txn_abort(t);
+  mdb_env_close(env);
+}
+
+inline MDB_dbi openDb(MDB_txn* t, const char* name) {
+  MDB_dbi dbi;
+  REQUIRE(mdb_dbi_open(t, name, 0, &dbi) == 0);
+  return dbi;
+}
+
+// How many entries db `name` holds (the engine must be closed).
+inline size_t dbEntries(const std::string& path, const char* name) {
+  size_t n = 0;
+  withStoreTxn(path, false, [&](MDB_txn* t) {
+    MDB_stat st{};
+    REQUIRE(mdb_stat(t, openDb(t, name), &st) == 0);
+    n = st.ms_entries;
+  });
+  return n;
+}
+
 // Rewrites stored body values behind the engine's back (the engine must be
 // closed): `edit` gets each raw value (keys.h, db "bodies") and returns true
 // when it changed it. Returns how many it changed.
 inline int rewriteBodies(const std::string& path, const std::function<bool(std::string&)>& edit) {
-  MDB_env* env = nullptr;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, keys::kMaxDbs);
-  REQUIRE(mdb_env_open(env, path.c_str(), MDB_NOTLS, 0600) == 0);
-  MDB_txn* t = nullptr;
-  REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
-  MDB_dbi bodies;
-  REQUIRE(mdb_dbi_open(t, keys::kDbBodies, 0, &bodies) == 0);
-  MDB_cursor* c = nullptr;
-  REQUIRE(mdb_cursor_open(t, bodies, &c) == 0);
-  MDB_val k, v;
   int hits = 0;
-  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-    std::string val(static_cast<char*>(v.mv_data), v.mv_size);
-    if (!edit(val)) continue;
-    // A value of another size is re-inserted: the key must not point into the page.
-    std::string key(static_cast<char*>(k.mv_data), k.mv_size);
-    MDB_val nk{key.size(), key.data()}, nv{val.size(), val.data()};
-    REQUIRE(mdb_cursor_put(c, &nk, &nv, MDB_CURRENT) == 0);
-    hits++;
-  }
-  mdb_cursor_close(c);
-  REQUIRE(mdb_txn_commit(t) == 0);
-  mdb_env_close(env);
+  withStoreTxn(path, true, [&](MDB_txn* t) {
+    MDB_cursor* c = nullptr;
+    REQUIRE(mdb_cursor_open(t, openDb(t, keys::kDbBodies), &c) == 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      std::string val(static_cast<char*>(v.mv_data), v.mv_size);
+      if (!edit(val)) continue;
+      // A value of another size is re-inserted: the key must not point into the page.
+      std::string key(static_cast<char*>(k.mv_data), k.mv_size);
+      MDB_val nk{key.size(), key.data()}, nv{val.size(), val.data()};
+      REQUIRE(mdb_cursor_put(c, &nk, &nv, MDB_CURRENT) == 0);
+      hits++;
+    }
+    mdb_cursor_close(c);
+  });
   return hits;
 }
 
