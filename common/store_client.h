@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "error.h"
+#include "mime/header.h"
 
 namespace postern {
 
@@ -89,6 +90,24 @@ struct CopyResult {
   std::vector<uint32_t> source_uids;
   std::vector<uint32_t> dest_uids;
 };
+
+// SEARCH BODY / TEXT answered from the search texts stored keeps at delivery
+// (mime/search_text.h). A needle as sent (UTF-8, not folded); with_header:
+// the header's texts count too (TEXT), otherwise only the body's (BODY).
+struct TextNeedle {
+  std::string text;
+  bool with_header = false;
+};
+struct TextSearchResult {
+  // Messages without a usable search text (stored before it was kept, or
+  // damaged): the caller decides them by a scan of the message.
+  std::vector<uint32_t> unindexed;
+  // The others that contain at least one needle: uid and a mask, bit i set
+  // when needles[i] is in the message. Uids gone from the mailbox are in
+  // neither list.
+  std::vector<std::pair<uint32_t, uint64_t>> hits;
+};
+inline constexpr size_t kMaxTextNeedles = 64;
 
 struct Change {
   enum Kind { kNew, kFlags, kExpunged, kMailbox } kind = kNew;
@@ -197,9 +216,7 @@ class StoreClient {
   // (SEARCH FROM / SUBJECT / HEADER / SENT*). stored sends only those bytes;
   // this default, for clients that cannot, cuts full bodies.
   static std::string headerBlock(std::string body) {
-    if (body.rfind("\r\n", 0) == 0) return body.substr(0, 2);
-    size_t p = body.find("\r\n\r\n");
-    if (p != std::string::npos) body.resize(p + 4);
+    body.resize(mime::headerBlockSize(body));
     return body;
   }
   virtual std::shared_ptr<BodyStream> fetchHeaders(const std::string& user, uint32_t mailbox_id,
@@ -211,6 +228,17 @@ class StoreClient {
           return on_header(uid, headerBlock(std::move(body.value())));
         },
         std::move(done));
+  }
+  // Which of `uids` contain which of `needles` (at most kMaxTextNeedles),
+  // exactly as mime::bodyContains / headerContains(h, "", n) decide it.
+  // This default, for a store without search texts, lists every uid as
+  // unindexed: the caller then scans them all.
+  virtual void searchText(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                          std::vector<TextNeedle> needles, Callback<TextSearchResult> cb) {
+    (void)user, (void)mailbox_id, (void)needles;
+    TextSearchResult r;
+    r.unindexed = std::move(uids);
+    cb(std::move(r));
   }
   virtual void storeFlags(StoreFlagsArgs args, Callback<StoreFlagsResult> cb) = 0;
   // Returns the uids expunged. Empty `uids` means every message.

@@ -508,6 +508,32 @@ class GrpcStoreClient final : public StoreClient {
         [cb](Error e) { cb(std::move(e)); });
   }
 
+  void searchText(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                  std::vector<TextNeedle> needles, Callback<TextSearchResult> cb) override {
+    pb::SearchTextRequest req;
+    req.set_user(user);
+    req.set_mailbox_id(mailbox_id);
+    req.mutable_uids()->Add(uids.begin(), uids.end());
+    for (auto& n : needles) {
+      auto* p = req.add_needles();
+      p->set_text(std::move(n.text));
+      p->set_with_header(n.with_header);
+    }
+    unary<pb::SearchTextResponse>(
+        std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SearchText(c, q, r, f); },
+        [cb](const pb::SearchTextResponse& r) -> void {
+          if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          if (r.hit_uids_size() != r.hit_masks_size())
+            return cb(Error{ErrorCode::kInternal, "search-text answer: hit uids and masks differ in number"});
+          TextSearchResult out;
+          out.unindexed.assign(r.unindexed().begin(), r.unindexed().end());
+          out.hits.reserve(size_t(r.hit_uids_size()));
+          for (int i = 0; i < r.hit_uids_size(); ++i) out.hits.emplace_back(r.hit_uids(i), r.hit_masks(i));
+          cb(std::move(out));
+        },
+        [cb](Error e) { cb(std::move(e)); });
+  }
+
   void copy(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
             const std::string& destination, bool move, Callback<CopyResult> cb) override {
     pb::CopyRequest req;

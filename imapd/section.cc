@@ -2,18 +2,12 @@
 
 #include <algorithm>
 
+#include "mime/header.h"
 #include "types.h"
 
 namespace postern::imapd {
 
-std::string_view headerOf(std::string_view msg) {
-  // The header ends at the first empty line. A message that starts with
-  // one has no header at all, whatever blank lines its body contains.
-  if (msg.rfind("\r\n", 0) == 0) return msg.substr(0, 2);
-  size_t p = msg.find("\r\n\r\n");
-  if (p != std::string_view::npos) return msg.substr(0, p + 4);
-  return msg;
-}
+std::string_view headerOf(std::string_view msg) { return msg.substr(0, mime::headerBlockSize(msg)); }
 
 std::string_view textOf(std::string_view msg) { return msg.substr(headerOf(msg).size()); }
 

@@ -16,7 +16,7 @@ namespace postern::stored {
 
 struct EngineDbs {
   MDB_dbi meta = 0, users = 0, mailboxes = 0, mbox_ids = 0, messages = 0, bodies = 0, body_refs = 0,
-          structures = 0, imap = 0;
+          structures = 0, imap = 0, text = 0;
 };
 
 // A read-only transaction; holds the engine's env lock so close() waits.
@@ -82,6 +82,7 @@ MailboxInfo toInfo(const rec::Mailbox& mb);
 struct BodyExtras {
   std::string structure;  // mime::serialise() form
   std::string imap;       // imap::renderAll() form
+  std::string text;       // db "text" value: header + mime::buildSearchText()
 };
 // Parses `body` once (outside the writer thread) for addBody.
 BodyExtras bodyExtras(std::string_view body);

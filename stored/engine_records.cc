@@ -5,7 +5,9 @@
 
 #include "engine_internal.h"
 #include "bodystructure.h"
+#include "mime/header.h"
 #include "mime/mime.h"
+#include "mime/search_text.h"
 
 namespace postern::stored::detail {
 
@@ -164,7 +166,13 @@ Result<std::string_view> checkedBody(std::string_view v, bool header_only) {
 
 BodyExtras bodyExtras(std::string_view body) {
   mime::Structure s = mime::parse(body);
-  return BodyExtras{mime::serialise(s), imap::renderAll(s)};
+  std::string text = mime::buildSearchText(body, s);
+  auto st = mime::SearchText::parse(text);
+  std::string value(1, char(keys::kTextVersion));
+  keys::putBe32(&value, checksum(st->filterBlock()));
+  keys::putBe32(&value, checksum(st->texts()));
+  value += text;
+  return BodyExtras{mime::serialise(s), imap::renderAll(s), std::move(value)};
 }
 
 Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs, const BodyExtras& extras) {
@@ -177,7 +185,7 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
   int rc = mdb_put(t, d.bodies, &k, &v, MDB_RESERVE);
   if (rc != 0) return lmdbError(rc, "mdb_put body");
   auto* p = static_cast<char*>(v.mv_data);
-  const size_t hlen = keys::headerBlockSize(data);
+  const size_t hlen = mime::headerBlockSize(data);
   std::string head;
   keys::putBe32(&head, checksum(data));
   keys::putBe32(&head, uint32_t(hlen));
@@ -190,6 +198,8 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
     if (auto e = putRaw(t, d.structures, key, extras.structure); !e.ok()) return e;
   if (!extras.imap.empty())
     if (auto e = putRaw(t, d.imap, key, extras.imap); !e.ok()) return e;
+  if (!extras.text.empty())
+    if (auto e = putRaw(t, d.text, key, extras.text); !e.ok()) return e;
   return *id;
 }
 
@@ -204,6 +214,7 @@ Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta) {
     if (auto e = delRaw(t, d.body_refs, key); !e.ok()) return e;
     if (auto e = delRaw(t, d.structures, key); !e.ok()) return e;
     if (auto e = delRaw(t, d.imap, key); !e.ok()) return e;
+    if (auto e = delRaw(t, d.text, key); !e.ok()) return e;
     return delRaw(t, d.bodies, key);
   }
   return putRaw(t, d.body_refs, key, keys::be32(uint32_t(n)));

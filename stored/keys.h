@@ -15,7 +15,7 @@
 //   db "bodies"     key: be64 body id                     value: a version byte, then
 //                   version 1: be32 zlib crc32 of the data, then the message bytes;
 //                   version 2 (written since): be32 crc32 of the data, be32 length
-//                   of the header block (headerBlockSize()), be32 crc32 of the header
+//                   of the header block (mime::headerBlockSize()), be32 crc32 of the header
 //                   block, then the message bytes: a header-only read (SEARCH
 //                   FROM / SUBJECT ...) checks the header block without reading
 //                   the whole body. Both versions are read.
@@ -24,6 +24,12 @@
 //                   structure (IMAP BODYSTRUCTURE, BODY, ENVELOPE as sent), written with
 //                   the body at delivery; absent for bodies stored before it existed
 //                   (FETCH then renders from "structures")
+//   db "text"       key: be64 body id                     value: a version byte (1), be32
+//                   crc32 of the filter block, be32 crc32 of the texts, then
+//                   mime::buildSearchText() (a trigram filter and the decoded,
+//                   case-folded texts SEARCH BODY / TEXT match), written with the body
+//                   at delivery; absent for bodies stored before it existed (SEARCH
+//                   then scans those bodies)
 //   db "structures" key: be64 body id                     value: mime::serialise() of the
 //                   message's MIME structure (offsets, envelope), written with the body at
 //                   delivery so FETCH never re-parses; absent for bodies stored before it
@@ -49,7 +55,8 @@ inline constexpr const char* kDbBodies = "bodies";
 inline constexpr const char* kDbBodyRefs = "body_refs";
 inline constexpr const char* kDbStructures = "structures";
 inline constexpr const char* kDbImap = "imap";
-inline constexpr unsigned kMaxDbs = 9;
+inline constexpr const char* kDbText = "text";
+inline constexpr unsigned kMaxDbs = 10;
 
 // Counters in db "meta" (be64 values).
 inline constexpr std::string_view kMetaFormat = "format";            // layout version
@@ -67,15 +74,8 @@ inline constexpr uint8_t kBodyVersion1 = 1;
 inline constexpr size_t kBodyHeader1 = 5;  // version byte + be32 crc32
 inline constexpr uint8_t kBodyVersion = 2;
 inline constexpr size_t kBodyHeader = 13;  // version byte + be32 crc32 + be32 header length + be32 header crc32
-
-// The header block as StoreClient::headerBlock() cuts it: through the first
-// CRLF CRLF, just the CRLF when the message starts with one, all of it when
-// it has no empty line.
-inline size_t headerBlockSize(std::string_view data) {
-  if (data.rfind("\r\n", 0) == 0) return 2;
-  size_t p = data.find("\r\n\r\n");
-  return p == std::string_view::npos ? data.size() : p + 4;
-}
+inline constexpr uint8_t kTextVersion = 1;
+inline constexpr size_t kTextHeader = 9;  // version byte + be32 crc32 of the filter block + be32 crc32 of the texts
 
 inline void putBe32(std::string* out, uint32_t v) {
   char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};

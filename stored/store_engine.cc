@@ -139,7 +139,7 @@ Error StoreEngine::init() {
       {keys::kDbMailboxes, &dbs_->mailboxes}, {keys::kDbMailboxIds, &dbs_->mbox_ids},
       {keys::kDbMessages, &dbs_->messages}, {keys::kDbBodies, &dbs_->bodies},
       {keys::kDbBodyRefs, &dbs_->body_refs}, {keys::kDbStructures, &dbs_->structures},
-      {keys::kDbImap, &dbs_->imap}};
+      {keys::kDbImap, &dbs_->imap}, {keys::kDbText, &dbs_->text}};
   for (auto& db : all) {
     rc = mdb_dbi_open(t, db.name, MDB_CREATE, db.dbi);
     if (rc != 0) {

@@ -188,6 +188,12 @@ class StoreEngine {
   Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                       bool with_body, const OnMessage& on_message, bool header_only = false,
                       uint32_t imap_parts = 0);
+  // SEARCH BODY / TEXT from the search texts kept at delivery (db "text"):
+  // see StoreClient::searchText. kBadArgs for more than kMaxTextNeedles.
+  // Read in groups of kSearchGroup messages, one read transaction each.
+  Result<TextSearchResult> searchText(const std::string& user, uint32_t mailbox_id,
+                                      const std::vector<uint32_t>& uids, const std::vector<TextNeedle>& needles);
+  static constexpr size_t kSearchGroup = 4096;
   static constexpr size_t kFetchGroup = 256;
   static constexpr size_t kFetchGroupBytes = 4 << 20;
   // ---- integrity ----

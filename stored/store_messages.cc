@@ -4,7 +4,9 @@
 
 #include "bodystructure.h"
 #include "engine_internal.h"
+#include "mime/header.h"
 #include "mime/mime.h"
+#include "mime/search_text.h"
 
 namespace postern::stored {
 
@@ -228,7 +230,7 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
             if (!body.ok()) berr = body.error();
             std::string_view data = berr.ok() ? *body : std::string_view();
             if (berr.ok() && with_body)
-              f.body.assign(header_only ? data.substr(0, keys::headerBlockSize(data)) : data);
+              f.body.assign(header_only ? data.substr(0, mime::headerBlockSize(data)) : data);
             if (berr.ok() && f.structure.empty() && !header_only)  // stored before structures were kept
               f.structure = mime::serialise(mime::parse(data));
           }

@@ -425,6 +425,24 @@ grpc::Status StoreService::Expunge(Ctx*, const pb::ExpungeRequest* req, pb::Expu
   return grpc::Status::OK;
 }
 
+grpc::Status StoreService::SearchText(Ctx*, const pb::SearchTextRequest* req, pb::SearchTextResponse* resp) {
+  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
+  std::vector<TextNeedle> needles;
+  for (const auto& n : req->needles()) needles.push_back(TextNeedle{n.text(), n.with_header()});
+  auto r = engine_->searchText(req->user(), req->mailbox_id(), uids, needles);
+  if (r.ok()) {
+    resp->mutable_unindexed()->Add(r->unindexed.begin(), r->unindexed.end());
+    resp->mutable_hit_uids()->Reserve(int(r->hits.size()));
+    resp->mutable_hit_masks()->Reserve(int(r->hits.size()));
+    for (const auto& [uid, mask] : r->hits) {
+      resp->add_hit_uids(uid);
+      resp->add_hit_masks(mask);
+    }
+  }
+  setError(resp->mutable_error(), logged("search-text", req->user(), r.error()));
+  return grpc::Status::OK;
+}
+
 grpc::Status StoreService::Copy(Ctx*, const pb::CopyRequest* req, pb::CopyResponse* resp) {
   std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
   auto r = engine_->copy(req->user(), req->mailbox_id(), uids, req->destination(), req->move());

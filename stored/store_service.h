@@ -49,6 +49,7 @@ class StoreService final : public pb::Store::Service {
   grpc::Status FetchBodies(Ctx*, const pb::FetchBodiesRequest*, grpc::ServerWriter<pb::BodyChunk>*) override;
   grpc::Status StoreFlags(Ctx*, const pb::StoreFlagsRequest*, pb::StoreFlagsResponse*) override;
   grpc::Status Expunge(Ctx*, const pb::ExpungeRequest*, pb::ExpungeResponse*) override;
+  grpc::Status SearchText(Ctx*, const pb::SearchTextRequest*, pb::SearchTextResponse*) override;
   grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
   grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
   // Maildrop locks: in memory only (store_locks.h), never touch the engine.

@@ -390,43 +390,55 @@ bool containsText(std::string_view haystack, std::string_view needle) {
   return std::search(h.begin(), h.end(), std::boyer_moore_horspool_searcher(n.begin(), n.end())) != h.end();
 }
 
-bool headerContains(std::string_view header, std::string_view name, std::string_view needle) {
-  bool found = false;
-  std::string n = foldCase(needle);
+bool forEachHeaderText(std::string_view header, const std::function<bool(std::string&&)>& fn) {
+  bool stopped = false;
   forEachField(header, [&](const HeaderField& f) {
-    if (!name.empty() && !iequals(f.name, name)) return true;
-    std::string text = decodeHeader(unfold(f.rawValue));
-    if (name.empty()) text = std::string(f.name) + ": " + text;
-    found = foldCase(text).find(n) != std::string::npos;
+    stopped = !fn(std::string(f.name) + ": " + decodeHeader(unfold(f.rawValue)));
+    return !stopped;
+  });
+  return !stopped;
+}
+
+bool forEachBodyText(std::string_view message, const Structure& s, const std::function<bool(std::string&&)>& fn) {
+  std::function<bool(const Part&)> walk = [&](const Part& p) -> bool {
+    switch (p.kind) {
+      case Part::Kind::kMultipart:
+        for (const Part& c : p.children) {
+          if (!walk(c)) return false;
+        }
+        return true;
+      case Part::Kind::kMessage: {
+        if (p.children.empty()) return true;
+        const Part& e = p.children[0];
+        if (e.header.end <= message.size() && !forEachHeaderText(message.substr(e.header.start, e.header.size()), fn))
+          return false;
+        return walk(e);
+      }
+      case Part::Kind::kLeaf:
+        if (!p.isType("text") && !p.isType("message")) return true;
+        return fn(partText(message, p));
+    }
+    return true;
+  };
+  return walk(s.root);
+}
+
+bool headerContains(std::string_view header, std::string_view name, std::string_view needle) {
+  std::string n = foldCase(needle);
+  if (name.empty())
+    return !forEachHeaderText(header, [&](std::string&& t) { return foldCase(t).find(n) == std::string::npos; });
+  bool found = false;
+  forEachField(header, [&](const HeaderField& f) {
+    if (!iequals(f.name, name)) return true;
+    found = foldCase(decodeHeader(unfold(f.rawValue))).find(n) != std::string::npos;
     return !found;
   });
   return found;
 }
 
 bool bodyContains(std::string_view message, const Structure& s, std::string_view needle) {
-  std::function<bool(const Part&)> walk = [&](const Part& p) -> bool {
-    switch (p.kind) {
-      case Part::Kind::kMultipart:
-        for (const Part& c : p.children) {
-          if (walk(c)) return true;
-        }
-        return false;
-      case Part::Kind::kMessage: {
-        if (p.children.empty()) return false;
-        const Part& e = p.children[0];
-        if (e.header.end <= message.size() &&
-            headerContains(message.substr(e.header.start, e.header.size()), {}, needle)) {
-          return true;
-        }
-        return walk(e);
-      }
-      case Part::Kind::kLeaf:
-        if (!p.isType("text") && !p.isType("message")) return false;
-        return containsText(partText(message, p), needle);
-    }
-    return false;
-  };
-  return walk(s.root);
+  std::string n = foldCase(needle);
+  return !forEachBodyText(message, s, [&](std::string&& t) { return foldCase(t).find(n) == std::string::npos; });
 }
 
 }  // namespace postern::mime

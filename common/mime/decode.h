@@ -3,6 +3,7 @@
 // conversion to UTF-8 (glibc iconv), and case-insensitive matching.
 // Everything here is tolerant: malformed input is kept as it is, invalid
 // octets in a known charset become U+FFFD, nothing fails.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,14 @@ std::string foldCase(std::string_view utf8);
 // True when `needle` occurs in `haystack` ignoring case (foldCase); both
 // UTF-8. An empty needle is in everything.
 bool containsText(std::string_view haystack, std::string_view needle);
+
+// The texts SEARCH TEXT and BODY match, decoded to UTF-8 (not case-folded),
+// one call of `fn` each; `fn` returns false to stop, and so does the walk.
+// Header texts: "Name: value" of every field of a header block (TEXT).
+bool forEachHeaderText(std::string_view header, const std::function<bool(std::string&&)>& fn);
+// Body texts, in document order: the header texts of every encapsulated
+// message and the decoded text of every text/* or message/* leaf (BODY).
+bool forEachBodyText(std::string_view message, const Structure& s, const std::function<bool(std::string&&)>& fn);
 
 // SEARCH HEADER / SUBJECT ...: a field named `name` (any field when empty;
 // then "Name: value" is matched, for TEXT) of a header block whose decoded

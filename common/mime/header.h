@@ -29,6 +29,16 @@ void forEachField(std::string_view header, const std::function<bool(const Header
 // trimmed, NUL dropped and bare CR turned into a space; cut at `max` octets.
 std::string unfold(std::string_view raw, size_t max = std::string::npos);
 
+// The length of a message's header block as SEARCH, header-only reads and
+// the search text cut it: through the first empty line (CRLF CRLF), just the
+// CRLF when the message starts with one (no header at all, whatever blank
+// lines the body holds), the whole message when it has no empty line.
+inline size_t headerBlockSize(std::string_view message) {
+  if (message.rfind("\r\n", 0) == 0) return 2;
+  size_t p = message.find("\r\n\r\n");
+  return p == std::string_view::npos ? message.size() : p + 4;
+}
+
 // Unfolded values of every field called `name`, in order.
 std::vector<std::string> headerValues(std::string_view header, std::string_view name);
 

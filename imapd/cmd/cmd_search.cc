@@ -1,11 +1,16 @@
 // SEARCH and UID SEARCH (RFC 3501 6.4.4). Flag, size, date, set and
 // boolean keys are answered from the MailboxView; header keys (FROM, TO,
 // CC, BCC, SUBJECT, HEADER, SENT*) stream only the header blocks from the
-// store, BODY and TEXT the whole bodies (case-insensitive substring match).
+// store. BODY and TEXT (case-insensitive substring of the decoded texts) are
+// answered by stored from the search texts it keeps at delivery
+// (StoreClient::searchText); the messages it has none for are scanned here,
+// their whole bodies streamed and decoded (mime::bodyContains), which gives
+// the same answer.
 #include <algorithm>
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "command.h"
 #include "mime/decode.h"
@@ -24,6 +29,7 @@ struct Key {
   uint64_t num = 0;
   std::string str, field;
   std::string raw;  // the search string as sent (UTF-8)
+  size_t needle = 0;  // BODY / TEXT: its index in KeyParser::needles
   std::vector<uint32_t> set;  // sorted seqs or uids
   std::vector<Key> kids;
 };
@@ -52,7 +58,8 @@ class KeyParser {
   }
 
   bool needsHeader = false;  // header keys: the header block suffices
-  bool needsBody = false;    // BODY / TEXT: whole messages
+  bool needsBody = false;    // BODY / TEXT: whole messages (or stored's search texts)
+  std::vector<TextNeedle> needles;  // every BODY / TEXT string, in key order
 
  private:
   bool fail(std::string* err, std::string m) {
@@ -84,6 +91,8 @@ class KeyParser {
       }
       needsHeader |= sub.needsHeader;
       needsBody |= sub.needsBody;
+      for (auto& kid : k->kids) renumber(&kid, needles.size());
+      for (auto& n : sub.needles) needles.push_back(std::move(n));
       return true;
     }
     auto at = imap::argAtom(arg);
@@ -197,6 +206,8 @@ class KeyParser {
       k->op = u == "BODY" ? Key::kBody : Key::kText;
       k->str = imap::toUpper(*s);
       k->raw = *s;
+      k->needle = needles.size();
+      needles.push_back(TextNeedle{*s, k->op == Key::kText});
       needsBody = true;
       return true;
     }
@@ -206,6 +217,13 @@ class KeyParser {
     k->op = Key::kSeqs;
     k->set = r.value();
     return true;
+  }
+
+  // A parenthesised list's parser numbers its needles from 0; shifted by
+  // `base` once they join this parser's list.
+  static void renumber(Key* k, size_t base) {
+    if (k->op == Key::kBody || k->op == Key::kText) k->needle += base;
+    for (auto& kid : k->kids) renumber(&kid, base);
   }
 
   const MailboxView& v_;
@@ -231,11 +249,13 @@ std::optional<int64_t> sentDay(const std::string& body) {
 }
 
 // One message's text for the header and body keys: the whole message, or
-// (no BODY / TEXT key) just its header block, which headerOf() returns
-// unchanged. The MIME structure is parsed at most once per message, however
-// many keys look at it, and only for BODY / TEXT.
+// just its header block, which headerOf() returns unchanged. With `found`
+// (stored's answer for the BODY / TEXT needles: bit i for needle i) those
+// keys read it, not the text. The MIME structure is parsed at most once per
+// message, however many keys look at it, and only for a BODY / TEXT scan.
 struct Text {
   const std::string* body = nullptr;
+  std::optional<uint64_t> found = std::nullopt;
   mutable std::optional<mime::Structure> parsed;
   const mime::Structure& structure() const {
     if (!parsed) parsed = mime::parse(*body);
@@ -287,8 +307,11 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const Text& text) {
     // Decoded text (RFC 2047 words, base64/QP bodies, charsets -> UTF-8),
     // case-insensitive, through the MIME engine.
     case Key::kHeader: return body && mime::headerContains(headerOf(*body), k.field, k.raw);
-    case Key::kBody: return body && mime::bodyContains(*body, text.structure(), k.raw);
+    case Key::kBody:
+      if (text.found) return (*text.found >> k.needle) & 1;
+      return body && mime::bodyContains(*body, text.structure(), k.raw);
     case Key::kText:
+      if (text.found) return (*text.found >> k.needle) & 1;
       return body && (mime::headerContains(headerOf(*body), "", k.raw) ||
                       mime::bodyContains(*body, text.structure(), k.raw));
   }
@@ -301,6 +324,51 @@ void answer(const std::shared_ptr<CommandContext>& ctx, const std::vector<uint32
   for (uint32_t s : seqs) line += " " + std::to_string(ctx->uid() ? v->at(s).uid : s);
   ctx->untagged(line);
   ctx->ok(ctx->uid() ? "UID SEARCH completed" : "SEARCH completed");
+}
+
+// One SEARCH over a mailbox's messages in steps (search texts, header
+// blocks, scanned bodies), each a callback of the store.
+struct Run {
+  std::shared_ptr<CommandContext> ctx;
+  std::shared_ptr<Key> key;
+  std::vector<uint32_t> hits;                   // seqs
+  std::unordered_map<uint32_t, uint64_t> found;  // uid -> needles found (indexed messages)
+  bool indexed = false;                         // `found` answers BODY / TEXT
+
+  void eval(uint32_t uid, const std::string* body, bool use_found) {
+    MailboxView* v = ctx->session().selected();
+    if (!v) return;
+    uint32_t seq = v->seqOf(uid);
+    if (!seq) return;
+    Text t;
+    t.body = body;
+    if (use_found) {
+      auto it = found.find(uid);
+      t.found = it == found.end() ? 0 : it->second;
+    }
+    if (postern::imapd::eval(*key, *v, seq, t)) hits.push_back(seq);
+  }
+};
+
+// Evaluates `uids`: with their header blocks and stored's BODY / TEXT answers
+// (`use_found`), or with their whole bodies; then runs `next`.
+void evalStreamed(const std::shared_ptr<Run>& run, std::vector<uint32_t> uids, bool use_found, bool headers,
+                  std::function<void()> next) {
+  CommandContext& ctx = *run->ctx;
+  MailboxView* v = ctx.session().selected();
+  if (uids.empty() || !v) return next();
+  auto on_message = [run, use_found](uint32_t uid, Result<std::string> body) -> bool {
+    if (body.ok()) run->eval(uid, &body.value(), use_found);  // an unreadable message matches nothing
+    return true;
+  };
+  auto done = [run, next = std::move(next)](Error e) {
+    if (!e.ok()) return run->ctx->fail(e, "SEARCH");
+    next();
+  };
+  if (headers)
+    ctx.store().fetchHeaders(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
+  else
+    ctx.store().fetchBodies(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
 }
 
 }  // namespace
@@ -324,23 +392,37 @@ void cmdSearch(CommandContext& ctx) {
   std::vector<uint32_t> uids;
   for (uint32_t s = 1; s <= v->count(); ++s) uids.push_back(v->at(s).uid);
   if (uids.empty()) return answer(self, {});
-  auto hits = std::make_shared<std::vector<uint32_t>>();
-  auto on_message = [self, key, hits](uint32_t uid, Result<std::string> body) -> bool {
-    MailboxView* v = self->session().selected();
-    if (!v || !body.ok()) return true;
-    uint32_t seq = v->seqOf(uid);
-    if (seq && eval(*key, *v, seq, Text{&body.value(), std::nullopt})) hits->push_back(seq);
-    return true;
+  auto run = std::make_shared<Run>();
+  run->ctx = self;
+  run->key = key;
+  auto finish = [run] {
+    std::sort(run->hits.begin(), run->hits.end());
+    answer(run->ctx, run->hits);
   };
-  auto done = [self, hits](Error e) {
-    if (!e.ok()) return self->fail(e, "SEARCH");
-    std::sort(hits->begin(), hits->end());
-    answer(self, *hits);
-  };
-  if (p.needsBody)
-    ctx.store().fetchBodies(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
-  else  // header keys only: no body crosses gRPC or gets parsed
-    ctx.store().fetchHeaders(ctx.session().user(), v->id(), std::move(uids), std::move(on_message), std::move(done));
+  if (!p.needsBody)  // header keys only: no body crosses gRPC or gets parsed
+    return evalStreamed(run, std::move(uids), false, true, finish);
+  if (p.needles.size() > kMaxTextNeedles)  // more strings than one answer carries: scan
+    return evalStreamed(run, std::move(uids), false, false, finish);
+  // stored answers BODY / TEXT for the messages it keeps search texts of;
+  // the others (stored before those existed, or damaged) are scanned.
+  bool headers = p.needsHeader;
+  ctx.store().searchText(
+      ctx.session().user(), v->id(), uids, p.needles,
+      [run, uids, headers, finish](Result<TextSearchResult> r) mutable {
+        if (!r.ok()) return run->ctx->fail(r.error(), "SEARCH");
+        std::vector<uint32_t> scan = std::move(r->unindexed);
+        std::sort(scan.begin(), scan.end());
+        for (const auto& [uid, mask] : r->hits) run->found.emplace(uid, mask);
+        std::vector<uint32_t> indexed;
+        for (uint32_t uid : uids)
+          if (!std::binary_search(scan.begin(), scan.end(), uid)) indexed.push_back(uid);
+        auto then_scan = [run, scan = std::move(scan), finish]() mutable {
+          evalStreamed(run, std::move(scan), false, false, finish);
+        };
+        if (headers) return evalStreamed(run, std::move(indexed), true, true, std::move(then_scan));
+        for (uint32_t uid : indexed) run->eval(uid, nullptr, true);
+        then_scan();
+      });
 }
 
 }  // namespace postern::imapd

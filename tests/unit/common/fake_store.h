@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "event_loop.h"
+#include "mime/decode.h"
+#include "mime/mime.h"
+#include "mime/search_text.h"
 #include "store_client.h"
 
 namespace postern::testing {
@@ -67,6 +70,12 @@ class FakeStore : public StoreClient {
   ErrorCode settings_error = ErrorCode::kOk;  // userSettings fails with this
   int mark_retrieved_calls = 0;
   int expire_calls = 0;
+  // searchText: off, the StoreClient default (every message unindexed: the
+  // caller scans); on, answered like stored from mime::buildSearchText of
+  // each body, except unindexed_uids (as if stored before search texts).
+  bool search_texts = false;
+  std::set<uint32_t> unindexed_uids;
+  int search_text_calls = 0;
 
   // ---- setup helpers -----------------------------------------------------
   Folder& folder(const std::string& user, const std::string& name) {
@@ -381,6 +390,34 @@ class FakeStore : public StoreClient {
   // \Recent is off unless a test turns it on (recent_enabled): then each
   // folder hands out unclaimed uids once, like stored.
   bool recent_enabled = false;
+  void searchText(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                  std::vector<TextNeedle> needles, Callback<TextSearchResult> cb) override {
+    ++search_text_calls;
+    if (!search_texts) return StoreClient::searchText(user, mailbox_id, std::move(uids), std::move(needles), cb);
+    if (failed(cb)) return;
+    Folder* f = findFolderById(user, mailbox_id);
+    if (!f) return post(cb, Result<TextSearchResult>(ErrorCode::kNotFound, "no mailbox"));
+    TextSearchResult r;
+    for (uint32_t uid : uids) {
+      if (unindexed_uids.count(uid) || corrupt_uids.count(uid)) {
+        r.unindexed.push_back(uid);
+        continue;
+      }
+      for (const auto& m : f->msgs) {
+        if (m.meta.uid != uid) continue;
+        std::string text = mime::buildSearchText(m.body, mime::parse(m.body));
+        auto st = mime::SearchText::parse(text);
+        uint64_t mask = 0;
+        for (size_t i = 0; i < needles.size(); ++i) {
+          std::string n = mime::foldCase(needles[i].text);
+          if (st->mayContain(n) && st->contains(n, needles[i].with_header)) mask |= uint64_t(1) << i;
+        }
+        if (mask) r.hits.emplace_back(uid, mask);
+      }
+    }
+    post(cb, Result<TextSearchResult>(std::move(r)));
+  }
+
   std::map<uint32_t, uint32_t> recent_uid;  // mailbox id -> first unclaimed uid
   void claimRecent(const std::string& user, uint32_t mailbox_id,
                    Callback<std::pair<uint32_t, uint32_t>> cb) override {

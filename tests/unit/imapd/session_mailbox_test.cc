@@ -386,6 +386,60 @@ TEST_CASE("imap search: header keys fetch header blocks only, BODY / TEXT fetch 
   CHECK(calls() == std::make_pair(after.first + 2, after.second));
 }
 
+TEST_CASE("imap search: BODY / TEXT from the store's search texts, the unindexed messages scanned") {
+  World w;
+  w.onLoop([&] {
+    w.store->search_texts = true;
+    w.store->unindexed_uids = {2};  // as if stored before search texts: scanned here
+    return 0;
+  });
+  auto c = selected(w);
+  auto calls = [&] {
+    return w.onLoop([&] {
+      return std::vector<int>{w.store->search_text_calls, w.store->fetch_calls, w.store->header_fetch_calls};
+    });
+  };
+  auto before = calls();
+  CHECK(run(*c, "a", "SEARCH BODY noon") == "* SEARCH 2\r\na OK SEARCH completed\r\n");
+  CHECK(calls() == std::vector<int>{before[0] + 1, before[1] + 1, before[2]});  // uid 2's body only
+  CHECK(run(*c, "b", "SEARCH TEXT HELLO") == "* SEARCH 1 3\r\nb OK SEARCH completed\r\n");
+  CHECK(run(*c, "c", "SEARCH OR (BODY first) (BODY yes)") == "* SEARCH 1 3\r\nc OK SEARCH completed\r\n");
+  CHECK(run(*c, "d", "SEARCH OR (BODY yes) (TEXT lunch)") == "* SEARCH 2 3\r\nd OK SEARCH completed\r\n");
+  CHECK(run(*c, "e", "SEARCH (NOT BODY first) (TEXT hello)") == "* SEARCH 3\r\ne OK SEARCH completed\r\n");
+  CHECK(run(*c, "f", "SEARCH (BODY first (TEXT ann)) NOT (BODY noon)") == "* SEARCH 1\r\nf OK SEARCH completed\r\n");
+  // Header keys beside BODY: header blocks for the indexed, the body for the rest.
+  before = calls();
+  CHECK(run(*c, "g", "UID SEARCH SUBJECT hello BODY yes") == "* SEARCH 3\r\ng OK UID SEARCH completed\r\n");
+  CHECK(run(*c, "h", "SEARCH SUBJECT lunch TEXT noon") == "* SEARCH 2\r\nh OK SEARCH completed\r\n");
+  CHECK(calls() == std::vector<int>{before[0] + 2, before[1] + 2, before[2] + 2});
+  // Everything indexed: no message crosses at all.
+  w.onLoop([&] {
+    w.store->unindexed_uids.clear();
+    return 0;
+  });
+  before = calls();
+  CHECK(run(*c, "i", "SEARCH BODY noon") == "* SEARCH 2\r\ni OK SEARCH completed\r\n");
+  CHECK(run(*c, "j", "SEARCH TEXT \"\" UNSEEN") == "* SEARCH 1 3\r\nj OK SEARCH completed\r\n");
+  CHECK(calls() == std::vector<int>{before[0] + 2, before[1], before[2]});
+  // More strings than one answer carries: a plain scan, the same answer.
+  std::string many = "k SEARCH";
+  for (size_t i = 0; i <= kMaxTextNeedles; ++i) many += " BODY " + std::string(i % 2 ? "e" : "s");
+  before = calls();
+  CHECK(run(*c, "k", many.substr(2)) == "* SEARCH 1 3\r\nk OK SEARCH completed\r\n");
+  CHECK(calls() == std::vector<int>{before[0], before[1] + 1, before[2]});
+  // The store failing: NO, the session goes on.
+  w.onLoop([&] {
+    w.store->fail_all = ErrorCode::kUnavailable;
+    return 0;
+  });
+  CHECK(run(*c, "l", "SEARCH BODY noon").starts_with("l NO "));
+  w.onLoop([&] {
+    w.store->fail_all = ErrorCode::kOk;
+    return 0;
+  });
+  CHECK(run(*c, "m", "SEARCH BODY noon") == "* SEARCH 2\r\nm OK SEARCH completed\r\n");
+}
+
 TEST_CASE("imap idle: another session's changes arrive at once, DONE ends it") {
   World w;
   auto a = selected(w);

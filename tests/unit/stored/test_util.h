@@ -82,14 +82,14 @@ inline size_t dbEntries(const std::string& path, const char* name) {
   return n;
 }
 
-// Rewrites stored body values behind the engine's back (the engine must be
-// closed): `edit` gets each raw value (keys.h, db "bodies") and returns true
+// Rewrites stored values of db `db` behind the engine's back (the engine
+// must be closed): `edit` gets each raw value (keys.h) and returns true
 // when it changed it. Returns how many it changed.
-inline int rewriteBodies(const std::string& path, const std::function<bool(std::string&)>& edit) {
+inline int rewriteValues(const std::string& path, const char* db, const std::function<bool(std::string&)>& edit) {
   int hits = 0;
   withStoreTxn(path, true, [&](MDB_txn* t) {
     MDB_cursor* c = nullptr;
-    REQUIRE(mdb_cursor_open(t, openDb(t, keys::kDbBodies), &c) == 0);
+    REQUIRE(mdb_cursor_open(t, openDb(t, db), &c) == 0);
     MDB_val k, v;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
       std::string val(static_cast<char*>(v.mv_data), v.mv_size);
@@ -103,6 +103,9 @@ inline int rewriteBodies(const std::string& path, const std::function<bool(std::
     mdb_cursor_close(c);
   });
   return hits;
+}
+inline int rewriteBodies(const std::string& path, const std::function<bool(std::string&)>& edit) {
+  return rewriteValues(path, keys::kDbBodies, edit);
 }
 
 // A store in a temp dir with user "alice" (password "secret").
