@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "mime/header.h"
+#include "mime/search_text.h"
 
 namespace postern {
 
@@ -91,12 +92,14 @@ struct CopyResult {
   std::vector<uint32_t> dest_uids;
 };
 
-// SEARCH BODY / TEXT answered from the search texts stored keeps at delivery
-// (mime/search_text.h). A needle as sent (UTF-8, not folded); with_header:
-// the header's texts count too (TEXT), otherwise only the body's (BODY).
+// SEARCH BODY / TEXT and the header keys answered from the search texts
+// stored keeps at delivery (mime/search_text.h). A needle as sent (UTF-8,
+// not folded), where it is looked for, and for kField the field name
+// (mime::searchableField()).
 struct TextNeedle {
   std::string text;
-  bool with_header = false;
+  mime::SearchScope scope = mime::SearchScope::kBody;
+  std::string field;
 };
 struct TextSearchResult {
   // Messages without a usable search text (stored before it was kept, or
@@ -230,7 +233,7 @@ class StoreClient {
         std::move(done));
   }
   // Which of `uids` contain which of `needles` (at most kMaxTextNeedles),
-  // exactly as mime::bodyContains / headerContains(h, "", n) decide it.
+  // exactly as mime::bodyContains / headerContains decide it.
   // This default, for a store without search texts, lists every uid as
   // unindexed: the caller then scans them all.
   virtual void searchText(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,

@@ -517,7 +517,8 @@ class GrpcStoreClient final : public StoreClient {
     for (auto& n : needles) {
       auto* p = req.add_needles();
       p->set_text(std::move(n.text));
-      p->set_with_header(n.with_header);
+      p->set_scope(uint32_t(n.scope));
+      p->set_field(std::move(n.field));
     }
     unary<pb::SearchTextResponse>(
         std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SearchText(c, q, r, f); },

@@ -3,6 +3,7 @@
 
 #include <ctime>
 
+#include "crc32c.h"
 #include "engine_internal.h"
 #include "bodystructure.h"
 #include "mime/header.h"
@@ -169,8 +170,8 @@ BodyExtras bodyExtras(std::string_view body) {
   std::string text = mime::buildSearchText(body, s);
   auto st = mime::SearchText::parse(text);
   std::string value(1, char(keys::kTextVersion));
-  keys::putBe32(&value, checksum(st->filterBlock()));
-  keys::putBe32(&value, checksum(st->texts()));
+  keys::putBe32(&value, crc32c(st->filterBlock()));
+  keys::putBe32(&value, crc32c(st->texts()));
   value += text;
   return BodyExtras{mime::serialise(s), imap::renderAll(s), std::move(value)};
 }

@@ -25,7 +25,7 @@
 //                   the body at delivery; absent for bodies stored before it existed
 //                   (FETCH then renders from "structures")
 //   db "text"       key: be64 body id                     value: a version byte (1), be32
-//                   crc32 of the filter block, be32 crc32 of the texts, then
+//                   crc32c of the filter block, be32 crc32c of the texts, then
 //                   mime::buildSearchText() (a trigram filter and the decoded,
 //                   case-folded texts SEARCH BODY / TEXT match), written with the body
 //                   at delivery; absent for bodies stored before it existed (SEARCH

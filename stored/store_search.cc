@@ -1,5 +1,6 @@
-// SEARCH BODY / TEXT from the search texts kept beside each body (db "text",
+// SEARCH BODY / TEXT and header keys from the search texts kept beside each body (db "text",
 // keys.h; mime/search_text.h): no body is read, decoded or sent.
+#include "crc32c.h"
 #include "engine_internal.h"
 #include "mime/decode.h"
 #include "mime/search_text.h"
@@ -13,6 +14,9 @@ Result<TextSearchResult> StoreEngine::searchText(const std::string& user, uint32
                                                  const std::vector<TextNeedle>& needles) {
   if (needles.size() > kMaxTextNeedles)
     return Error{ErrorCode::kBadArgs, "at most " + std::to_string(kMaxTextNeedles) + " search strings"};
+  for (const auto& n : needles)
+    if (n.scope == mime::SearchScope::kField && !mime::searchableField(n.field))
+      return Error{ErrorCode::kBadArgs, "header field name not searchable in search texts"};
   std::vector<std::string> folded;
   for (const auto& n : needles) folded.push_back(mime::foldCase(n.text));
   uint32_t user_id = 0;
@@ -44,7 +48,7 @@ Result<TextSearchResult> StoreEngine::searchText(const std::string& user, uint32
       if (t.ok() && *t && v.size() >= keys::kTextHeader && uint8_t(v[0]) == keys::kTextVersion)
         st = mime::SearchText::parse(v.substr(keys::kTextHeader));
       // Absent (stored before search texts) or damaged: the caller scans it.
-      if (!st || checksum(st->filterBlock()) != keys::getBe32(v.data() + 1)) {
+      if (!st || crc32c(st->filterBlock()) != keys::getBe32(v.data() + 1)) {
         res.unindexed.push_back(uid);
         continue;
       }
@@ -54,10 +58,10 @@ Result<TextSearchResult> StoreEngine::searchText(const std::string& user, uint32
         if (!st->mayContain(folded[i])) continue;
         if (!texts_checked) {
           texts_checked = true;
-          damaged = checksum(st->texts()) != keys::getBe32(v.data() + 5);
+          damaged = crc32c(st->texts()) != keys::getBe32(v.data() + 5);
           if (damaged) break;
         }
-        if (st->contains(folded[i], needles[i].with_header)) mask |= uint64_t(1) << i;
+        if (st->contains(folded[i], needles[i].scope, needles[i].field)) mask |= uint64_t(1) << i;
       }
       if (damaged) res.unindexed.push_back(uid);
       else if (mask != 0) res.hits.emplace_back(uid, mask);

@@ -428,7 +428,13 @@ grpc::Status StoreService::Expunge(Ctx*, const pb::ExpungeRequest* req, pb::Expu
 grpc::Status StoreService::SearchText(Ctx*, const pb::SearchTextRequest* req, pb::SearchTextResponse* resp) {
   std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
   std::vector<TextNeedle> needles;
-  for (const auto& n : req->needles()) needles.push_back(TextNeedle{n.text(), n.with_header()});
+  for (const auto& n : req->needles()) {
+    if (n.scope() > uint32_t(mime::SearchScope::kField)) {
+      setError(resp->mutable_error(), Error{ErrorCode::kBadArgs, "unknown search scope"});
+      return grpc::Status::OK;
+    }
+    needles.push_back(TextNeedle{n.text(), mime::SearchScope(n.scope()), n.field()});
+  }
   auto r = engine_->searchText(req->user(), req->mailbox_id(), uids, needles);
   if (r.ok()) {
     resp->mutable_unindexed()->Add(r->unindexed.begin(), r->unindexed.end());

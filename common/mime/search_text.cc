@@ -47,10 +47,13 @@ std::string buildSearchText(std::string_view message, const Structure& s) {
   };
   forEachHeaderText(message.substr(0, headerBlockSize(message)), add(0));
   forEachBodyText(message, s, add(1));
-  // About two bits per byte of text: distinct trigrams are far fewer than
-  // bytes in real text, so few bits are set and a 5-trigram needle that is
-  // absent passes rarely; the texts decide anyway.
-  size_t bytes = std::bit_ceil(std::max(kMinFilter, total / 4));
+  // One to two bits per byte of text: real text has far fewer distinct
+  // trigrams than bytes (about 1 in 3 in English mail), so a third or less
+  // of the bits are set and an absent 7-byte needle (5 trigrams, 10 probes)
+  // passes about once in a few thousand messages; the texts decide anyway.
+  // The filter is read (and checksummed) for every message searched: small
+  // matters more than tight.
+  size_t bytes = std::bit_ceil(std::max(kMinFilter, total / 8));
   bytes = std::min(bytes, kMaxFilter);
   const unsigned bits = unsigned(std::countr_zero(bytes * 8));
   std::string out;
@@ -96,14 +99,33 @@ bool SearchText::mayContain(std::string_view folded) const {
   return true;
 }
 
-bool SearchText::contains(std::string_view folded, bool with_header) const {
+bool searchableField(std::string_view field) {
+  if (field.empty()) return false;
+  for (char c : field)
+    if (c <= ' ' || c >= 127 || c == ':') return false;
+  return true;
+}
+
+bool SearchText::contains(std::string_view folded, SearchScope scope, std::string_view field) const {
+  const bool header = scope != SearchScope::kBody, body = scope == SearchScope::kBody || scope == SearchScope::kText;
   for (size_t i = 0; i + 5 <= texts_.size();) {
-    const uint8_t scope = uint8_t(texts_[i]);
+    const uint8_t kind = uint8_t(texts_[i]);
     const size_t n = be32(texts_.data() + i + 1);
     if (n > texts_.size() - i - 5) return false;
-    if (scope == 1 || with_header)
-      if (texts_.substr(i + 5, n).find(folded) != std::string_view::npos) return true;
+    std::string_view t = texts_.substr(i + 5, n);
     i += 5 + n;
+    if (kind == 0 ? !header : !body) continue;
+    if (scope == SearchScope::kField) {
+      // "name: value", the name folded: ASCII letters lower-cased, and no
+      // other octet of it folds to ASCII, so this is headerContains' iequals.
+      if (t.size() < field.size() + 2 || t[field.size()] != ':' || t[field.size() + 1] != ' ') continue;
+      bool same = true;
+      for (size_t k = 0; k < field.size() && same; ++k)
+        same = t[k] == char(field[k] >= 'A' && field[k] <= 'Z' ? field[k] + 32 : field[k]);
+      if (!same) continue;
+      t.remove_prefix(field.size() + 2);
+    }
+    if (t.find(folded) != std::string_view::npos) return true;
   }
   return false;
 }

@@ -1,11 +1,12 @@
 #pragma once
-// The search text of a message: what SEARCH BODY and TEXT match, decoded and
-// case-folded once (at delivery, by stored) so that a search reads neither the
-// message nor its decoding. It holds the texts of forEachHeaderText (the
-// top-level header) and forEachBodyText, each through foldCase(), and a Bloom
-// filter of their byte trigrams. contains() answers exactly what the scan
-// (headerContains(h, "", n) / bodyContains) answers: the same texts, the same
-// folding, the same find; the filter only skips messages that cannot match.
+// The search text of a message: what SEARCH BODY, TEXT and the header keys
+// match, decoded and case-folded once (at delivery, by stored) so that a
+// search reads neither the message nor its decoding. It holds the texts of
+// forEachHeaderText (the top-level header) and forEachBodyText, each through
+// foldCase(), and a Bloom filter of their byte trigrams. contains() answers
+// exactly what the scan (bodyContains, headerContains) answers: the same
+// texts, the same folding, the same find; the filter only skips messages
+// that cannot match.
 //
 // Serialised form (buildSearchText):
 //   be32 F, the filter's size in bytes (a power of two, 32 .. 128 KiB)
@@ -19,6 +20,18 @@
 #include "mime/mime.h"
 
 namespace postern::mime {
+
+// Which texts a needle is looked for in, and the scan it stands for.
+enum class SearchScope : uint8_t {
+  kBody = 0,    // body texts: bodyContains (SEARCH BODY)
+  kText = 1,    // header and body texts (SEARCH TEXT)
+  kHeader = 2,  // header texts, "Name: value" whole: headerContains(h, "", n)
+  kField = 3,   // the values of the header fields called `field`: headerContains(h, field, n)
+};
+// kField compares field names as headerContains does (ASCII case-insensitive)
+// only for names of printable ASCII without a colon: others cannot be asked
+// of a search text (the caller scans).
+bool searchableField(std::string_view field);
 
 std::string buildSearchText(std::string_view message, const Structure& s);
 
@@ -36,9 +49,9 @@ class SearchText {
   // False only when `folded` (a foldCase()d needle) is in no text: some
   // trigram of it is missing from the filter. Needles under 3 bytes: true.
   bool mayContain(std::string_view folded) const;
-  // Whether a text contains `folded`: header and body texts (SEARCH TEXT)
-  // or body texts only (SEARCH BODY). An empty needle is in any text.
-  bool contains(std::string_view folded, bool with_header) const;
+  // Whether a text in `scope` contains `folded`; for kField, `field` is the
+  // field name (searchableField()). An empty needle is in any such text.
+  bool contains(std::string_view folded, SearchScope scope, std::string_view field = {}) const;
 
  private:
   std::string_view filter_block_, filter_, texts_;

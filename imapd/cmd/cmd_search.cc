@@ -1,11 +1,12 @@
 // SEARCH and UID SEARCH (RFC 3501 6.4.4). Flag, size, date, set and
-// boolean keys are answered from the MailboxView; header keys (FROM, TO,
-// CC, BCC, SUBJECT, HEADER, SENT*) stream only the header blocks from the
-// store. BODY and TEXT (case-insensitive substring of the decoded texts) are
-// answered by stored from the search texts it keeps at delivery
-// (StoreClient::searchText); the messages it has none for are scanned here,
-// their whole bodies streamed and decoded (mime::bodyContains), which gives
-// the same answer.
+// boolean keys are answered from the MailboxView. BODY, TEXT and the header
+// keys FROM, TO, CC, BCC, SUBJECT, HEADER (case-insensitive substrings of
+// the decoded texts) are answered by stored from the search texts it keeps
+// at delivery (StoreClient::searchText); the messages it has none for are
+// scanned here, their header blocks or whole bodies streamed and decoded
+// (mime::headerContains / bodyContains), which gives the same answer. SENT*
+// (and HEADER of a field name a search text cannot answer) read the header
+// blocks.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -29,7 +30,8 @@ struct Key {
   uint64_t num = 0;
   std::string str, field;
   std::string raw;  // the search string as sent (UTF-8)
-  size_t needle = 0;  // BODY / TEXT: its index in KeyParser::needles
+  size_t needle = kNoNeedle;  // BODY / TEXT / header keys: index in KeyParser::needles
+  static constexpr size_t kNoNeedle = ~size_t(0);
   std::vector<uint32_t> set;  // sorted seqs or uids
   std::vector<Key> kids;
 };
@@ -57,9 +59,10 @@ class KeyParser {
     return true;
   }
 
-  bool needsHeader = false;  // header keys: the header block suffices
-  bool needsBody = false;    // BODY / TEXT: whole messages (or stored's search texts)
-  std::vector<TextNeedle> needles;  // every BODY / TEXT string, in key order
+  bool needsHeader = false;      // header keys: the header block suffices (or the search texts)
+  bool needsBody = false;        // BODY / TEXT: whole messages (or the search texts)
+  bool needsHeaderBlock = false;  // SENT*, HEADER of an odd field name: the header block itself
+  std::vector<TextNeedle> needles;  // the strings of BODY / TEXT / header keys, in key order
 
  private:
   bool fail(std::string* err, std::string m) {
@@ -91,6 +94,7 @@ class KeyParser {
       }
       needsHeader |= sub.needsHeader;
       needsBody |= sub.needsBody;
+      needsHeaderBlock |= sub.needsHeaderBlock;
       for (auto& kid : k->kids) renumber(&kid, needles.size());
       for (auto& n : sub.needles) needles.push_back(std::move(n));
       return true;
@@ -153,6 +157,7 @@ class KeyParser {
       if (u.rfind("SENT", 0) == 0) {  // by the Date: header, time and zone disregarded
         k->op = u == "SENTBEFORE" ? Key::kSentBefore : u == "SENTON" ? Key::kSentOn : Key::kSentSince;
         needsHeader = true;
+        needsHeaderBlock = true;
         return true;
       }
       k->op = u == "BEFORE" ? Key::kBefore : u == "ON" ? Key::kOn : Key::kSince;
@@ -185,7 +190,7 @@ class KeyParser {
         k->field = h;
         k->str = imap::toUpper(*s);
         k->raw = *s;
-        needsHeader = true;
+        headerNeedle(k);
         return true;
       }
     }
@@ -197,7 +202,7 @@ class KeyParser {
       k->field = imap::toUpper(*f);
       k->str = imap::toUpper(*s);
       k->raw = *s;
-      needsHeader = true;
+      headerNeedle(k);
       return true;
     }
     if (u == "BODY" || u == "TEXT") {
@@ -207,7 +212,7 @@ class KeyParser {
       k->str = imap::toUpper(*s);
       k->raw = *s;
       k->needle = needles.size();
-      needles.push_back(TextNeedle{*s, k->op == Key::kText});
+      needles.push_back(TextNeedle{*s, k->op == Key::kText ? mime::SearchScope::kText : mime::SearchScope::kBody, {}});
       needsBody = true;
       return true;
     }
@@ -219,10 +224,23 @@ class KeyParser {
     return true;
   }
 
+  // A header key: a needle when a search text can answer it (HEADER "" n
+  // looks at whole "Name: value" texts, as headerContains does).
+  void headerNeedle(Key* k) {
+    needsHeader = true;
+    if (k->field.empty() || mime::searchableField(k->field)) {
+      k->needle = needles.size();
+      needles.push_back(TextNeedle{k->raw, k->field.empty() ? mime::SearchScope::kHeader : mime::SearchScope::kField,
+                                   k->field});
+    } else {
+      needsHeaderBlock = true;
+    }
+  }
+
   // A parenthesised list's parser numbers its needles from 0; shifted by
   // `base` once they join this parser's list.
   static void renumber(Key* k, size_t base) {
-    if (k->op == Key::kBody || k->op == Key::kText) k->needle += base;
+    if (k->needle != Key::kNoNeedle) k->needle += base;
     for (auto& kid : k->kids) renumber(&kid, base);
   }
 
@@ -306,7 +324,9 @@ bool eval(const Key& k, const MailboxView& v, uint32_t seq, const Text& text) {
     case Key::kSince: return day >= static_cast<int64_t>(k.num);
     // Decoded text (RFC 2047 words, base64/QP bodies, charsets -> UTF-8),
     // case-insensitive, through the MIME engine.
-    case Key::kHeader: return body && mime::headerContains(headerOf(*body), k.field, k.raw);
+    case Key::kHeader:
+      if (text.found && k.needle != Key::kNoNeedle) return (*text.found >> k.needle) & 1;
+      return body && mime::headerContains(headerOf(*body), k.field, k.raw);
     case Key::kBody:
       if (text.found) return (*text.found >> k.needle) & 1;
       return body && mime::bodyContains(*body, text.structure(), k.raw);
@@ -399,16 +419,16 @@ void cmdSearch(CommandContext& ctx) {
     std::sort(run->hits.begin(), run->hits.end());
     answer(run->ctx, run->hits);
   };
-  if (!p.needsBody)  // header keys only: no body crosses gRPC or gets parsed
-    return evalStreamed(run, std::move(uids), false, true, finish);
-  if (p.needles.size() > kMaxTextNeedles)  // more strings than one answer carries: scan
-    return evalStreamed(run, std::move(uids), false, false, finish);
-  // stored answers BODY / TEXT for the messages it keeps search texts of;
+  // A scan streams header blocks only when no BODY / TEXT key needs more.
+  const bool scan_headers = !p.needsBody;
+  if (p.needles.empty() || p.needles.size() > kMaxTextNeedles)  // none, or more than one answer carries
+    return evalStreamed(run, std::move(uids), false, scan_headers, finish);
+  // stored answers the needles for the messages it keeps search texts of;
   // the others (stored before those existed, or damaged) are scanned.
-  bool headers = p.needsHeader;
+  bool headers = p.needsHeaderBlock;
   ctx.store().searchText(
       ctx.session().user(), v->id(), uids, p.needles,
-      [run, uids, headers, finish](Result<TextSearchResult> r) mutable {
+      [run, uids, headers, scan_headers, finish](Result<TextSearchResult> r) mutable {
         if (!r.ok()) return run->ctx->fail(r.error(), "SEARCH");
         std::vector<uint32_t> scan = std::move(r->unindexed);
         std::sort(scan.begin(), scan.end());
@@ -416,8 +436,8 @@ void cmdSearch(CommandContext& ctx) {
         std::vector<uint32_t> indexed;
         for (uint32_t uid : uids)
           if (!std::binary_search(scan.begin(), scan.end(), uid)) indexed.push_back(uid);
-        auto then_scan = [run, scan = std::move(scan), finish]() mutable {
-          evalStreamed(run, std::move(scan), false, false, finish);
+        auto then_scan = [run, scan = std::move(scan), scan_headers, finish]() mutable {
+          evalStreamed(run, std::move(scan), false, scan_headers, finish);
         };
         if (headers) return evalStreamed(run, std::move(indexed), true, true, std::move(then_scan));
         for (uint32_t uid : indexed) run->eval(uid, nullptr, true);

@@ -410,7 +410,7 @@ class FakeStore : public StoreClient {
         uint64_t mask = 0;
         for (size_t i = 0; i < needles.size(); ++i) {
           std::string n = mime::foldCase(needles[i].text);
-          if (st->mayContain(n) && st->contains(n, needles[i].with_header)) mask |= uint64_t(1) << i;
+          if (st->mayContain(n) && st->contains(n, needles[i].scope, needles[i].field)) mask |= uint64_t(1) << i;
         }
         if (mask) r.hits.emplace_back(uid, mask);
       }

@@ -386,7 +386,7 @@ TEST_CASE("imap search: header keys fetch header blocks only, BODY / TEXT fetch 
   CHECK(calls() == std::make_pair(after.first + 2, after.second));
 }
 
-TEST_CASE("imap search: BODY / TEXT from the store's search texts, the unindexed messages scanned") {
+TEST_CASE("imap search: BODY / TEXT / header keys from the store's search texts, the unindexed messages scanned") {
   World w;
   w.onLoop([&] {
     w.store->search_texts = true;
@@ -407,11 +407,23 @@ TEST_CASE("imap search: BODY / TEXT from the store's search texts, the unindexed
   CHECK(run(*c, "d", "SEARCH OR (BODY yes) (TEXT lunch)") == "* SEARCH 2 3\r\nd OK SEARCH completed\r\n");
   CHECK(run(*c, "e", "SEARCH (NOT BODY first) (TEXT hello)") == "* SEARCH 3\r\ne OK SEARCH completed\r\n");
   CHECK(run(*c, "f", "SEARCH (BODY first (TEXT ann)) NOT (BODY noon)") == "* SEARCH 1\r\nf OK SEARCH completed\r\n");
-  // Header keys beside BODY: header blocks for the indexed, the body for the rest.
+  // Header keys are needles too: the body for the unindexed only.
   before = calls();
   CHECK(run(*c, "g", "UID SEARCH SUBJECT hello BODY yes") == "* SEARCH 3\r\ng OK UID SEARCH completed\r\n");
   CHECK(run(*c, "h", "SEARCH SUBJECT lunch TEXT noon") == "* SEARCH 2\r\nh OK SEARCH completed\r\n");
-  CHECK(calls() == std::vector<int>{before[0] + 2, before[1] + 2, before[2] + 2});
+  CHECK(calls() == std::vector<int>{before[0] + 2, before[1] + 2, before[2]});
+  // Header keys alone: header blocks for the unindexed.
+  before = calls();
+  CHECK(run(*c, "g2", "SEARCH OR FROM carl SUBJECT HELLO") == "* SEARCH 1 2 3\r\ng2 OK SEARCH completed\r\n");
+  CHECK(run(*c, "g3", "SEARCH HEADER \"\" \"to: bob\"") == "* SEARCH 1\r\ng3 OK SEARCH completed\r\n");
+  CHECK(calls() == std::vector<int>{before[0] + 2, before[1], before[2] + 2});
+  // SENT* and an odd field name read header blocks of the indexed as well.
+  before = calls();
+  // (no Date: field: INTERNALDATE, 2023)
+  CHECK(run(*c, "g4", "SEARCH SENTSINCE 1-Jan-2000 SUBJECT hello") == "* SEARCH 1 3\r\ng4 OK SEARCH completed\r\n");
+  CHECK(run(*c, "g5", "SEARCH HEADER \"Two Words\" x TEXT first") == "* SEARCH\r\ng5 OK SEARCH completed\r\n");
+  // g4: header blocks of the indexed, then of uid 2; g5: of the indexed, uid 2's body
+  CHECK(calls() == std::vector<int>{before[0] + 2, before[1] + 1, before[2] + 3});
   // Everything indexed: no message crosses at all.
   w.onLoop([&] {
     w.store->unindexed_uids.clear();

@@ -115,13 +115,27 @@ TEST_CASE("search text: the same answers as the scan, for corpus and hand-made m
         needles.push_back(x.substr(x.size() - 3) + texts[t + 1].substr(0, 3));
     }
     const std::string header(std::string_view(m).substr(0, headerBlockSize(m)));
+    // Field names: the message's own (in other cases), and absent or odd ones.
+    std::vector<std::string> fields = {"Subject", "x-absent", "FROM", "Subjec", "Content-Type"};
+    forEachField(header, [&](const HeaderField& h) {
+      if (searchableField(h.name)) fields.push_back(flipCase(std::string(h.name), next()));
+      return fields.size() < 12;
+    });
     for (const auto& n : needles) {
       const std::string f = foldCase(n);
       const bool body = bodyContains(m, s, n);
-      const bool text = headerContains(header, "", n) || body;
-      CHECK_MESSAGE(st->contains(f, false) == body, "BODY \"" << n << "\"");
-      CHECK_MESSAGE(st->contains(f, true) == text, "TEXT \"" << n << "\"");
-      if (text) CHECK_MESSAGE(st->mayContain(f), "filter hides \"" << n << "\"");
+      const bool head = headerContains(header, "", n);
+      const bool text = head || body;
+      CHECK_MESSAGE(st->contains(f, SearchScope::kBody) == body, "BODY \"" << n << "\"");
+      CHECK_MESSAGE(st->contains(f, SearchScope::kText) == text, "TEXT \"" << n << "\"");
+      CHECK_MESSAGE(st->contains(f, SearchScope::kHeader) == head, "HEADER \"\" \"" << n << "\"");
+      bool any = text;
+      for (const auto& field : fields) {
+        const bool hit = headerContains(header, field, n);
+        CHECK_MESSAGE(st->contains(f, SearchScope::kField, field) == hit, "HEADER " << field << " \"" << n << "\"");
+        any |= hit;
+      }
+      if (any) CHECK_MESSAGE(st->mayContain(f), "filter hides \"" << n << "\"");
       ++checked;
       found += text;
     }
@@ -147,12 +161,23 @@ TEST_CASE("search text: the filter skips most absent needles") {
   int passed = 0;
   for (int i = 0; i < 200; ++i) {
     std::string n = "x" + std::to_string(1000003 * i) + "q";  // in no text
-    CHECK_FALSE(st->contains(n, true));
+    CHECK_FALSE(st->contains(n, SearchScope::kText));
     passed += st->mayContain(n);
   }
   CHECK(passed < 10);
   CHECK(st->mayContain("quickly"));
-  CHECK(st->contains("quickly", false));
+  CHECK(st->contains("quickly", SearchScope::kBody));
+  CHECK(st->contains("words", SearchScope::kField, "SUBJECT"));
+  CHECK_FALSE(st->contains("words", SearchScope::kBody));
+}
+
+TEST_CASE("search text: which field names a search text can answer") {
+  CHECK(searchableField("Subject"));
+  CHECK(searchableField("X-Mailer"));
+  CHECK_FALSE(searchableField(""));
+  CHECK_FALSE(searchableField("Two Words"));
+  CHECK_FALSE(searchableField("Na:me"));
+  CHECK_FALSE(searchableField("\xc3\x84rger"));
 }
 
 TEST_CASE("search text: malformed values are refused or read within bounds") {
@@ -168,7 +193,8 @@ TEST_CASE("search text: malformed values are refused or read within bounds") {
   for (size_t n = 0; n <= built.size(); ++n) {
     std::string cut = built.substr(0, n);
     if (auto st = SearchText::parse(cut)) {
-      st->contains("world", true);
+      st->contains("world", SearchScope::kText);
+      st->contains("hello", SearchScope::kField, "subject");
       st->mayContain("world");
     }
   }
@@ -180,5 +206,5 @@ TEST_CASE("search text: malformed values are refused or read within bounds") {
   bad[first + 1] = '\x7f';
   auto b = SearchText::parse(bad);
   REQUIRE(b);
-  CHECK_FALSE(b->contains("world", true));
+  CHECK_FALSE(b->contains("world", SearchScope::kText));
 }

@@ -1,9 +1,10 @@
-// searchText: SEARCH BODY / TEXT from the search texts kept at delivery.
-// Answers equal the scan's (mime::bodyContains / headerContains); messages
+// searchText: SEARCH BODY / TEXT / header keys from the search texts kept at
+// delivery. Answers equal the scan's (mime::bodyContains / headerContains); messages
 // without a usable search text come back as unindexed; the texts go with
 // their body.
 #include <map>
 
+#include "crc32c.h"
 #include "keys.h"
 #include "mime/decode.h"
 #include "mime/header.h"
@@ -24,6 +25,22 @@ const std::string kAttach =
     "Subject: report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
     "see attached\r\n--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     "bm9vbiBpbiBhIHBkZg==\r\n--b--\r\n";
+
+constexpr auto B = mime::SearchScope::kBody, T = mime::SearchScope::kText, H = mime::SearchScope::kHeader,
+               F = mime::SearchScope::kField;
+
+// What the scan answers for one needle.
+bool scan(const std::string& m, const TextNeedle& n) {
+  const std::string_view header = std::string_view(m).substr(0, mime::headerBlockSize(m));
+  switch (n.scope) {
+    case mime::SearchScope::kBody: return mime::bodyContains(m, mime::parse(m), n.text);
+    case mime::SearchScope::kText:
+      return mime::bodyContains(m, mime::parse(m), n.text) || mime::headerContains(header, "", n.text);
+    case mime::SearchScope::kHeader: return mime::headerContains(header, "", n.text);
+    case mime::SearchScope::kField: return mime::headerContains(header, n.field, n.text);
+  }
+  return false;
+}
 
 // uid -> mask, and the unindexed uids.
 struct Answer {
@@ -49,22 +66,18 @@ TEST_CASE("searchText: the scan's answers, per needle, for appended and delivere
   const uint32_t id = f.mailboxId("INBOX");
   const std::vector<std::string> bodies = {kPlain, kQp, kAttach};
   const std::vector<TextNeedle> needles = {
-      {"noon", false}, {"NOON", true}, {"köln", true}, {"köln", false}, {"STRASSE", false}, {"straße", false},
-      {"attached", false}, {"in a pdf", false}, {"bob@example", true}, {"bob@example", false}, {"", false},
-      {"subject: lunch", true}, {"e.\r\n", false}, {"absent", true}};
+      {"noon", B, ""}, {"NOON", T, ""}, {"köln", T, ""}, {"köln", B, ""}, {"STRASSE", B, ""}, {"straße", B, ""},
+      {"attached", B, ""}, {"in a pdf", B, ""}, {"bob@example", T, ""}, {"bob@example", B, ""}, {"", B, ""},
+      {"subject: lunch", T, ""}, {"e.\r\n", B, ""}, {"absent", T, ""}, {"LUNCH", F, "subject"},
+      {"köln", F, "SUBJECT"}, {"bob", F, "From"}, {"bob", F, "to"}, {"subject: l", H, ""}, {"river", H, ""},
+      {"", F, "subject"}, {"", F, "x-none"}, {"unch", F, "subjec"}};
   Answer a = search(f, id, {1, 2, 3, 99}, needles);  // 99: no such message
   CHECK(a.unindexed.empty());
   CHECK(a.hits.count(99) == 0);
   for (uint32_t uid = 1; uid <= 3; ++uid) {
-    const std::string& m = bodies[uid - 1];
-    const mime::Structure s = mime::parse(m);
     uint64_t want = 0;
-    for (size_t i = 0; i < needles.size(); ++i) {
-      bool hit = mime::bodyContains(m, s, needles[i].text) ||
-                 (needles[i].with_header &&
-                  mime::headerContains(std::string_view(m).substr(0, mime::headerBlockSize(m)), "", needles[i].text));
-      if (hit) want |= uint64_t(1) << i;
-    }
+    for (size_t i = 0; i < needles.size(); ++i)
+      if (scan(bodies[uid - 1], needles[i])) want |= uint64_t(1) << i;
     CHECK_MESSAGE(a.hits[uid] == want, "uid " << uid);
   }
   // A few by hand, so the comparison above is not all it rests on.
@@ -75,6 +88,14 @@ TEST_CASE("searchText: the scan's answers, per needle, for appended and delivere
   CHECK((a.hits[3] >> 7 & 1) == 0);  // text inside a base64 PDF is not searched
   CHECK((a.hits[1] >> 11 & 1) == 1);
   CHECK((a.hits[1] >> 13 & 1) == 0);
+  CHECK((a.hits[1] >> 14 & 1) == 1);  // SUBJECT lunch
+  CHECK((a.hits[2] >> 15 & 1) == 1);  // SUBJECT köln, decoded
+  CHECK((a.hits[1] >> 16 & 1) == 1);  // FROM bob
+  CHECK((a.hits[1] >> 17 & 1) == 0);  // TO bob: no To field
+  CHECK((a.hits[1] >> 19 & 1) == 0);  // "river" is in the body, not the header
+  CHECK((a.hits[1] >> 20 & 1) == 1);  // HEADER Subject "": the field exists
+  CHECK((a.hits[1] >> 21 & 1) == 0);  // ... X-None does not
+  CHECK((a.hits[1] >> 22 & 1) == 0);  // a prefix of a field name is not the field
 }
 
 TEST_CASE("searchText: bodies without a usable search text are unindexed; texts go with the body") {
@@ -83,7 +104,7 @@ TEST_CASE("searchText: bodies without a usable search text are unindexed; texts 
   f.append("INBOX", kQp);
   f.append("INBOX", kAttach);
   const uint32_t id = f.mailboxId("INBOX");
-  const std::vector<TextNeedle> needles = {{"river", false}};
+  const std::vector<TextNeedle> needles = {{"river", B, ""}};
   CHECK(search(f, id, {1, 2, 3}, needles).hits == std::map<uint32_t, uint64_t>{{1, 1}});
   // Damage: the filter of one value, the texts of another, the version of a third.
   f.store->close();
@@ -121,7 +142,7 @@ TEST_CASE("searchText: limits and errors") {
   Fixture f;
   f.append("INBOX", kPlain);
   const uint32_t id = f.mailboxId("INBOX");
-  std::vector<TextNeedle> many(kMaxTextNeedles + 1, TextNeedle{"x", false});
+  std::vector<TextNeedle> many(kMaxTextNeedles + 1, TextNeedle{"x", B, ""});
   CHECK(f.store->searchText("alice", id, {1}, many).error().code == ErrorCode::kBadArgs);
   many.pop_back();
   many.back().text = "river";
@@ -135,8 +156,21 @@ TEST_CASE("searchText: limits and errors") {
   for (int i = 0; i < int(StoreEngine::kSearchGroup) + 10; ++i) f.append("INBOX", i % 1000 == 7 ? kPlain : kQp);
   std::vector<uint32_t> uids;
   for (uint32_t u = 1; u <= StoreEngine::kSearchGroup + 11; ++u) uids.push_back(u);
-  auto all = f.store->searchText("alice", id, uids, {{"river", false}});
+  CHECK(f.store->searchText("alice", id, {1}, {{"x", F, "Bad Name"}}).error().code == ErrorCode::kBadArgs);
+  CHECK(f.store->searchText("alice", id, {1}, {{"x", F, ""}}).error().code == ErrorCode::kBadArgs);
+  auto all = f.store->searchText("alice", id, uids, {{"river", B, ""}});
   REQUIRE(all.ok());
   CHECK(all->hits.size() == 1 + 5);  // uid 1, and i = 7, 1007, 2007, 3007, 4007
   CHECK(all->unindexed.empty());
+}
+
+TEST_CASE("crc32c: the published check value, hardware and table paths agree") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+  CHECK(crc32cTable("123456789") == 0xE3069283u);
+  CHECK(crc32c("") == 0u);
+  std::string s;
+  for (int i = 0; i < 1000; ++i) {
+    s += char(i * 7 + 3);
+    CHECK(crc32c(s) == crc32cTable(s));  // every length: the 8-byte loop and its tail
+  }
 }
