@@ -2,7 +2,7 @@
 // parse() on an arbitrary message, serialise/deserialise of the structure,
 // deserialise() of arbitrary bytes (a damaged stored structure), every
 // section of every part, the ENVELOPE / BODY / BODYSTRUCTURE renderings and
-// the SEARCH decoding.
+// the SEARCH decoding, and the search text (equal to the scan).
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -12,7 +12,9 @@
 #include "bodystructure.h"
 #include "fuzz_util.h"
 #include "mime/decode.h"
+#include "mime/header.h"
 #include "mime/mime.h"
+#include "mime/search_text.h"
 
 namespace {
 
@@ -179,7 +181,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // SEARCH: decoding (transfer encodings, charsets, encoded words) runs
   // on anything without failing.
-  (void)mime::bodyContains(msg, s, "needle");
+  // The search text answers what the scan answers, and its filter never
+  // hides a match; arbitrary bytes as a stored search text stay in bounds.
+  const std::string built = mime::buildSearchText(msg, s);
+  auto st = mime::SearchText::parse(built);
+  FUZZ_CHECK(st.has_value());
+  const std::string_view header = msg.substr(0, mime::headerBlockSize(msg));
+  for (std::string_view n : {std::string_view("needle"), std::string_view("e"), std::string_view(""),
+                             msg.substr(size / 3, std::min<size_t>(size / 3, 9))}) {
+    const std::string f = mime::foldCase(n);
+    const bool body = mime::bodyContains(msg, s, n), head = mime::headerContains(header, "", n);
+    const bool subject = mime::headerContains(header, "subject", n);
+    FUZZ_CHECK(st->contains(f, mime::SearchScope::kBody) == body);
+    FUZZ_CHECK(st->contains(f, mime::SearchScope::kText) == (body || head));
+    FUZZ_CHECK(st->contains(f, mime::SearchScope::kHeader) == head);
+    FUZZ_CHECK(st->contains(f, mime::SearchScope::kField, "SUBJECT") == subject);
+    if (body || head) FUZZ_CHECK(st->mayContain(f));
+  }
+  if (auto raw = mime::SearchText::parse(msg)) {
+    (void)raw->mayContain("needle");
+    (void)raw->contains("needle", mime::SearchScope::kText);
+    (void)raw->contains("x", mime::SearchScope::kField, "subject");
+  }
   (void)mime::headerContains(msg.substr(0, s.root.header.end), "subject", "x");
   (void)mime::decodeHeader(msg.substr(0, std::min<size_t>(msg.size(), 4096)));
   return 0;
