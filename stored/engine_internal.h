@@ -52,6 +52,31 @@ Result<bool> getRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_vi
 Error putRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view value);
 Error delRaw(MDB_txn* t, MDB_dbi db, std::string_view key);  // absent is OK
 
+// Point reads of (mostly) ascending keys through one cursor: LMDB's MDB_SET
+// first looks at the leaf page the cursor is on, so a run of neighbouring
+// keys costs a binary search in that page, not a descent from the root each
+// (mdb_get always descends). For the per-message loops of FETCH and SEARCH.
+class SeqReader {
+ public:
+  SeqReader(MDB_txn* t, MDB_dbi db);
+  ~SeqReader();
+  SeqReader(const SeqReader&) = delete;
+  SeqReader& operator=(const SeqReader&) = delete;
+  Result<bool> get(std::string_view key, std::string_view* out);
+  template <typename M>
+  Result<bool> getRec(std::string_view key, M* m) {
+    std::string_view v;
+    auto r = get(key, &v);
+    if (!r.ok() || !*r) return r;
+    if (!m->ParseFromArray(v.data(), int(v.size()))) return Error{ErrorCode::kCorrupt, "unparsable record"};
+    return true;
+  }
+
+ private:
+  MDB_cursor* c_ = nullptr;
+  Error err_;
+};
+
 template <typename M>
 Result<bool> getRec(MDB_txn* t, MDB_dbi db, std::string_view key, M* m) {
   std::string_view v;

@@ -29,6 +29,28 @@ Result<bool> getRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_vi
   return true;
 }
 
+SeqReader::SeqReader(MDB_txn* t, MDB_dbi db) {
+  int rc = mdb_cursor_open(t, db, &c_);
+  if (rc != 0) {
+    c_ = nullptr;
+    err_ = lmdbError(rc, "mdb_cursor_open");
+  }
+}
+
+SeqReader::~SeqReader() {
+  if (c_) mdb_cursor_close(c_);
+}
+
+Result<bool> SeqReader::get(std::string_view key, std::string_view* out) {
+  if (!c_) return err_;
+  MDB_val k = val(key), v{};
+  int rc = mdb_cursor_get(c_, &k, &v, MDB_SET);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return lmdbError(rc, "mdb_cursor_get");
+  *out = view(v);
+  return true;
+}
+
 Error putRaw(MDB_txn* t, MDB_dbi db, std::string_view key, std::string_view value) {
   MDB_val k = val(key), v = val(value);
   int rc = mdb_put(t, db, &k, &v, 0);

@@ -191,11 +191,12 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
       if (!loadMailboxById(rd.txn(), d, user_id, mailbox_id).ok())
         return Error{ErrorCode::kNotFound, "mailbox deleted"};
       size_t bytes = 0;
+      SeqReader messages(rd.txn(), d.messages), imap(rd.txn(), d.imap);
       for (; next < uids.size() && group.size() < kFetchGroup && bytes < kFetchGroupBytes; ++next) {
         uint32_t uid = uids[next];
         Result<Fetched> out = Error{ErrorCode::kExpunged, "no such message"};
         rec::Message m;
-        auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
+        auto r = messages.getRec(keys::messageKey(mailbox_id, uid), &m);
         if (!r.ok()) {
           out = r.error();
         } else if (*r) {
@@ -205,7 +206,7 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
           // A header-only read needs no structure (nor a parse without one);
           // a read without the body takes the IMAP renderings when kept.
           if (!with_body) {
-            auto im = getRaw(rd.txn(), d.imap, key, &sv);
+            auto im = imap.get(key, &sv);
             if (im.ok() && *im) {
               // A damaged value is skipped: the structure is read instead.
               if (imap_parts == 0 || imap_parts == imap::kRenderedAll) {

@@ -33,17 +33,18 @@ Result<TextSearchResult> StoreEngine::searchText(const std::string& user, uint32
     const Dbs& d = rd.dbs();
     if (!loadMailboxById(rd.txn(), d, user_id, mailbox_id).ok())
       return Error{ErrorCode::kNotFound, "mailbox deleted"};
+    SeqReader messages(rd.txn(), d.messages), texts(rd.txn(), d.text);
     for (size_t end = std::min(uids.size(), next + kSearchGroup); next < end; ++next) {
       const uint32_t uid = uids[next];
       rec::Message m;
-      auto r = getRec(rd.txn(), d.messages, keys::messageKey(mailbox_id, uid), &m);
+      auto r = messages.getRec(keys::messageKey(mailbox_id, uid), &m);
       if (!r.ok()) {
         res.unindexed.push_back(uid);  // an unreadable record: the scan reports it
         continue;
       }
       if (!*r) continue;  // expunged
       std::string_view v;
-      auto t = getRaw(rd.txn(), d.text, keys::bodyKey(m.body_id()), &v);
+      auto t = texts.get(keys::bodyKey(m.body_id()), &v);
       std::optional<mime::SearchText> st;
       if (t.ok() && *t && v.size() >= keys::kTextHeader && uint8_t(v[0]) == keys::kTextVersion)
         st = mime::SearchText::parse(v.substr(keys::kTextHeader));

@@ -346,12 +346,12 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
     batch_bytes += n;
     return batch_bytes >= batch_max ? flush() : true;
   };
-  // IsCancelled() plucks the call's completion queue (a futex round trip in
-  // the sync server: it was one per message, most of this call's CPU), so
-  // it is asked every 64 messages; a Write to a gone client fails anyway.
-  uint32_t seen = 0;
+  // A gone client is noticed by the next Write failing (every batch_max
+  // bytes at most). IsCancelled() is not asked: it plucks the call's
+  // completion queue, a futex round trip in the sync server (once per
+  // message it was most of this call's CPU; once per 64, still 1,500 per
+  // 100,000 messages).
   auto on_message = [&](uint32_t uid, Result<StoreEngine::Fetched> msg) -> bool {
-    if ((++seen & 63) == 0 && ctx->IsCancelled()) return false;
     if (!msg.ok()) {
       logged("fetch-body", req->user(), msg.error());
       pb::BodyChunk c;
