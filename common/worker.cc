@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "grpc_process.h"
 #include "ipc.h"
 #include "log.h"
 #include "store_client_grpc.h"
@@ -181,6 +182,7 @@ void WorkerRuntime::onIpc() {
 
 int WorkerRuntime::main(int argc, char** argv, const std::string& kind,
                         const std::function<WorkerHooks(WorkerRuntime&)>& setup) {
+  grpcProcessInit();
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
   WorkerRuntime rt;

@@ -5,10 +5,12 @@
 #include <string>
 
 #include "config.h"
+#include "grpc_process.h"
 #include "log.h"
 #include "master.h"
 
 int main(int argc, char** argv) {
+  postern::grpcProcessInit();
   std::string config_path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -20,7 +20,7 @@ POSTERN_BUILD_LOCK=${POSTERN_BUILD_LOCK:-/tmp/postern-build.lock}
 POSTERN_PACKAGES=(
   g++ meson ninja-build pkg-config cmake python3
   libpoco-dev libssl-dev liblmdb-dev libcrypt-dev libargon2-dev
-  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc libabsl-dev
   doctest-dev zlib1g-dev libpython3.11-testsuite
   fetchmail getmail6 curl isync offlineimap3 openssl
   scdoc

@@ -21,12 +21,6 @@ ListCache::List listOf(size_t n, uint32_t first_uid = 1) {
 
 ListCache::Key keyOf(uint32_t id, uint64_t modseq = 1) { return ListCache::Key{id, 7, 100, 10, modseq}; }
 
-std::vector<uint32_t> uids(const SelectedMailbox& s) {
-  std::vector<uint32_t> out;
-  for (const auto& m : s.messages) out.push_back(m.uid);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("list cache: a hit needs the same key; a changed key drops the entry") {

@@ -9,13 +9,6 @@ using namespace postern::stored::test;
 namespace {
 constexpr int64_t kDay = 86400;
 
-std::vector<uint32_t> inboxUids(Fixture& f) {
-  auto sel = f.store->selectMailbox("alice", "INBOX");
-  REQUIRE(sel.ok());
-  std::vector<uint32_t> out;
-  for (const auto& m : sel->messages) out.push_back(m.uid);
-  return out;
-}
 }  // namespace
 
 TEST_CASE("retrieval stamp: the first retrieval counts, unknown uids are skipped, no modseq") {
@@ -56,25 +49,25 @@ TEST_CASE("expire: only messages retrieved at least n days ago go; never one not
   auto r = f.store->expireRetrieved("alice", "INBOX", 3 * kDay);
   REQUIRE(r.ok());
   CHECK(r->expunged.empty());
-  CHECK(inboxUids(f) == std::vector<uint32_t>{1, 2, 3, 4});
+  CHECK(f.uidsOf("INBOX") == std::vector<uint32_t>{1, 2, 3, 4});
 
   f.store->setClockOffset(3 * kDay);
   r = f.store->expireRetrieved("alice", "", 3 * kDay);  // "" = INBOX
   REQUIRE(r.ok());
   CHECK(r->expunged == std::vector<uint32_t>{1});
-  CHECK(inboxUids(f) == std::vector<uint32_t>{2, 3, 4});
+  CHECK(f.uidsOf("INBOX") == std::vector<uint32_t>{2, 3, 4});
 
   // EXPIRE 0: every retrieved message, still none that was not.
   r = f.store->expireRetrieved("alice", "INBOX", 0);
   REQUIRE(r.ok());
   CHECK(r->expunged == std::vector<uint32_t>{2});
-  CHECK(inboxUids(f) == std::vector<uint32_t>{3, 4});
+  CHECK(f.uidsOf("INBOX") == std::vector<uint32_t>{3, 4});
 
   f.store->setClockOffset(10000 * kDay);
   r = f.store->expireRetrieved("alice", "INBOX", 0);
   REQUIRE(r.ok());
   CHECK(r->expunged.empty());
-  CHECK(inboxUids(f) == std::vector<uint32_t>{3, 4});
+  CHECK(f.uidsOf("INBOX") == std::vector<uint32_t>{3, 4});
 
   CHECK(f.store->expireRetrieved("alice", "INBOX", -1).error().code == ErrorCode::kBadArgs);
   CHECK(f.store->expireRetrieved("alice", "Nope", 0).error().code == ErrorCode::kNotFound);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "doctest/doctest.h"
 #include "keys.h"
@@ -108,6 +109,13 @@ inline int rewriteBodies(const std::string& path, const std::function<bool(std::
   return rewriteValues(path, keys::kDbBodies, edit);
 }
 
+// The uids of a SELECT answer, in order.
+inline std::vector<uint32_t> uids(const SelectedMailbox& s) {
+  std::vector<uint32_t> out;
+  for (const auto& m : s.messages) out.push_back(m.uid);
+  return out;
+}
+
 // A store in a temp dir with user "alice" (password "secret").
 struct Fixture {
   TempDir dir;
@@ -130,6 +138,12 @@ struct Fixture {
     auto r = store->append(a);
     REQUIRE_MESSAGE(r.ok(), r.error().message);
     return *r;
+  }
+  // The uids of `mailbox` as SELECT lists them.
+  std::vector<uint32_t> uidsOf(const std::string& mailbox) {
+    auto sel = store->selectMailbox("alice", mailbox);
+    REQUIRE_MESSAGE(sel.ok(), sel.error().message);
+    return uids(*sel);
   }
   Result<std::string> body(uint32_t mailbox_id, uint32_t uid) {
     Result<std::string> out = Error{ErrorCode::kInternal, "not called"};
