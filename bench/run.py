@@ -479,6 +479,21 @@ def fmt(v):
     return "%.3g" % v
 
 
+def settle():
+    """Writes back every dirty page (sync(2)) and waits for writeback to finish."""
+    os.sync()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        dirty = 0
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(("Dirty:", "Writeback:")):
+                    dirty += int(line.split()[1])
+        if dirty < 4096:  # KB
+            return
+        time.sleep(0.1)
+
+
 def table(results, servers, rounds_done):
     """Markdown table: workload, metric, each server median (min-max), ratio, target."""
     lines = ["| workload | measure | Postern median (min-max) | Dovecot median (min-max) | "
@@ -618,6 +633,11 @@ def main():
             for rnd in range(1, args.rounds + 1):
                 for s in servers:
                     log("%s round %d/%d on %s" % (w, rnd, args.rounds, s.name))
+                    # The other server's round may have left dirty pages (maildir
+                    # files, index files, the LMDB map); on ext4 (data=ordered) the
+                    # next fsync waits for their writeback, so the next round would
+                    # pay for the last one. Write them back first, for both servers.
+                    settle()
                     try:
                         out = one(bench, s, w, rnd, sz)
                     except LoadgenError as e:
