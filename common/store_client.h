@@ -54,6 +54,8 @@ struct MessageMeta {
 struct SelectedMailbox {
   MailboxInfo mailbox;
   std::vector<MessageMeta> messages;  // ascending uid
+  // \Recent claimed with the select (selectMailbox's claim_recent): [from, to).
+  uint32_t recent_from = 0, recent_to = 0;
 };
 
 struct AppendArgs {
@@ -64,11 +66,16 @@ struct AppendArgs {
   int64_t internaldate = 0;  // 0 = now
   int32_t tzoffset = 0;
   std::string body;  // CRLF-normalised
+  // The appending session has the mailbox selected read-write: claim
+  // \Recent for it up to the new message (claimRecent with up_to = uid + 1)
+  // in the same call, instead of a claim round trip once it hears of it.
+  bool claim_recent = false;
 };
 struct AppendResult {
   uint32_t uidvalidity = 0;
   uint32_t uid = 0;
   uint64_t modseq = 0;
+  uint32_t recent_from = 0, recent_to = 0;  // claimed \Recent [from, to)
 };
 
 enum class FlagOp { kReplace, kAdd, kRemove };
@@ -191,7 +198,9 @@ class StoreClient {
   // RENAME moves it (RFC 3501 6.3.4, 6.3.6).
   virtual void subscribe(const std::string& user, const std::string& name, bool on, Done cb) = 0;
   virtual void listSubscriptions(const std::string& user, Callback<std::vector<std::string>> cb) = 0;
-  virtual void selectMailbox(const std::string& user, const std::string& name,
+  // With `claim_recent` (SELECT, not EXAMINE) the call also claims \Recent
+  // up to the listed messages (claimRecent below, in the same round trip).
+  virtual void selectMailbox(const std::string& user, const std::string& name, bool claim_recent,
                              Callback<SelectedMailbox> cb) = 0;
 
   virtual void append(AppendArgs args, Callback<AppendResult> cb) = 0;

@@ -355,10 +355,12 @@ class GrpcStoreClient final : public StoreClient {
         [cb](Error e) { cb(std::move(e)); });
   }
 
-  void selectMailbox(const std::string& user, const std::string& name, Callback<SelectedMailbox> cb) override {
+  void selectMailbox(const std::string& user, const std::string& name, bool claim_recent,
+                     Callback<SelectedMailbox> cb) override {
     pb::MailboxRequest req;
     req.set_user(user);
     req.set_name(name);
+    req.set_claim_recent(claim_recent);
     unary<pb::SelectMailboxResponse>(
         req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SelectMailbox(c, q, r, f); },
         [cb](const pb::SelectMailboxResponse& r) -> void {
@@ -366,6 +368,8 @@ class GrpcStoreClient final : public StoreClient {
           SelectedMailbox s;
           s.mailbox = fromPb(r.mailbox());
           s.messages = fromPb(r.messages());
+          s.recent_from = r.recent_from();
+          s.recent_to = r.recent_to();
           cb(std::move(s));
         },
         [cb](Error e) { cb(std::move(e)); });
@@ -380,11 +384,12 @@ class GrpcStoreClient final : public StoreClient {
     req.set_internaldate(a.internaldate);
     req.set_tzoffset(a.tzoffset);
     req.set_body(std::move(a.body));
+    req.set_claim_recent(a.claim_recent);
     unary<pb::AppendResponse>(
         std::move(req), [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Append(c, q, r, f); },
         [cb](const pb::AppendResponse& r) -> void {
           if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
-          cb(AppendResult{r.uidvalidity(), r.uid(), r.modseq()});
+          cb(AppendResult{r.uidvalidity(), r.uid(), r.modseq(), r.recent_from(), r.recent_to()});
         },
         [cb](Error e) { cb(std::move(e)); });
   }

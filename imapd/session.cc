@@ -272,7 +272,7 @@ bool Session::tryStart(Pending& p) {
     // The change feed broke: catch up with the store before running anything.
     resyncing_ = true;
     auto self = shared_from_this();
-    store().selectMailbox(user_, view_->name(), [self, ctx](Result<SelectedMailbox> r) {
+    store().selectMailbox(user_, view_->name(), false, [self, ctx](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
       if (r.ok() && self->view_) {
         self->resync_needed_ = false;
@@ -471,7 +471,7 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   if (resync_needed_ && idling_ && view_ && !resyncing_) {
     resyncing_ = true;
     auto self = shared_from_this();
-    store().selectMailbox(user_, view_->name(), [self](Result<SelectedMailbox> r) {
+    store().selectMailbox(user_, view_->name(), false, [self](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
       if (!r.ok() || !self->view_) return;
       self->resync_needed_ = false;

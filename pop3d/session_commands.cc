@@ -151,7 +151,7 @@ void Session::cmdStls() {
 
 void Session::openMailbox() {
   std::weak_ptr<Session> weak = weakSelf();
-  host_.store().selectMailbox(user_, "INBOX", [weak](Result<SelectedMailbox> r) {
+  host_.store().selectMailbox(user_, "INBOX", false, [weak](Result<SelectedMailbox> r) {
     auto self = weak.lock();
     if (!self || self->closed_) return;
     if (!r.ok()) {

@@ -151,7 +151,11 @@ class StoreEngine {
   // record (recent_uid) at close() and whenever more than kRecentKept
   // mailboxes hold unsaved claims; after a crash, messages claimed since
   // may be shown as \Recent once more (RFC 3501 2.3.2 asks no more).
-  Result<std::pair<uint32_t, uint32_t>> claimRecent(const std::string& user, uint32_t mailbox_id);
+  // With `up_to` set, only uids below it: the claim of a session that knows
+  // the mailbox only so far (SELECT's snapshot, the session's own APPEND);
+  // later messages are claimed by whoever hears of them first.
+  Result<std::pair<uint32_t, uint32_t>> claimRecent(const std::string& user, uint32_t mailbox_id,
+                                                    uint32_t up_to = 0);
   // Writes the unsaved claims into the mailbox records (one write).
   Error persistRecent();
   static constexpr size_t kRecentKept = 10000;

@@ -260,7 +260,8 @@ uint32_t StoreEngine::recentUidLocked(uint32_t mailbox_id, uint32_t record_uid) 
   return std::max({record_uid, it == recent_.end() ? 0u : it->second.next_uid, 1u});
 }
 
-Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string& user, uint32_t mailbox_id) {
+Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string& user, uint32_t mailbox_id,
+                                                               uint32_t up_to) {
   std::pair<uint32_t, uint32_t> range{0, 0};
   size_t kept = 0;
   {
@@ -271,7 +272,7 @@ Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string
     auto mb = loadMailboxById(rd.txn(), rd.dbs(), u->id(), mailbox_id);
     if (!mb.ok()) return mb.error();
     uint32_t from = recentUidLocked(mailbox_id, mb->recent_uid());
-    uint32_t to = mb->uidnext();
+    uint32_t to = up_to != 0 ? std::min(up_to, mb->uidnext()) : mb->uidnext();
     if (to <= from) return range;
     recent_[mailbox_id] = RecentClaim{u->id(), to};
     range = {from, to};

@@ -1,6 +1,7 @@
 // Message operations: append, deliver, fetch, flags, expunge, copy/move.
 #include <algorithm>
 #include <ctime>
+#include <tuple>
 
 #include "bodystructure.h"
 #include "engine_internal.h"
@@ -55,6 +56,7 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
   // Parsed once, here, outside the writer thread; kept beside the body.
   const BodyExtras extras = bodyExtras(args.body);
   AppendResult res;
+  uint32_t mailbox_id = 0;
   const Dbs& d = *dbs_;
   Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
     auto u = loadUser(t, d, *name);
@@ -81,9 +83,16 @@ Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
     if (grew) c.keywords.assign(mb->keywords().begin(), mb->keywords().end());
     changes->push_back(std::move(c));
     res = AppendResult{mb->uidvalidity(), *uid, m.modseq()};
+    mailbox_id = mb->id();
     return {};
   });
   if (!err.ok()) return err;
+  if (args.claim_recent) {
+    // After the commit: a claim never covers a message that is not there.
+    // A failed claim (the mailbox deleted meanwhile) only means no \Recent.
+    auto c = claimRecent(args.user, mailbox_id, res.uid + 1);
+    if (c.ok()) std::tie(res.recent_from, res.recent_to) = *c;
+  }
   return res;
 }
 

@@ -281,6 +281,14 @@ grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb
   if (r.ok()) {
     toProto(r->mailbox, resp->mutable_mailbox());
     fillList(*r->messages, resp->mutable_messages());
+    if (req->claim_recent()) {
+      // Up to the listed messages: later ones go to whoever hears of them first.
+      auto c = engine_->claimRecent(req->user(), r->mailbox.id, r->mailbox.uidnext);
+      if (c.ok()) {
+        resp->set_recent_from(c->first);
+        resp->set_recent_to(c->second);
+      }
+    }
   }
   setError(resp->mutable_error(), logged("select-mailbox", req->user(), r.error()));
   return grpc::Status::OK;
@@ -295,11 +303,14 @@ grpc::Status StoreService::Append(Ctx*, const pb::AppendRequest* req, pb::Append
   a.internaldate = req->internaldate();
   a.tzoffset = req->tzoffset();
   a.body = req->body();
+  a.claim_recent = req->claim_recent();
   auto r = engine_->append(a);
   if (r.ok()) {
     resp->set_uidvalidity(r->uidvalidity);
     resp->set_uid(r->uid);
     resp->set_modseq(r->modseq);
+    resp->set_recent_from(r->recent_from);
+    resp->set_recent_to(r->recent_to);
   }
   setError(resp->mutable_error(), logged("append", req->user(), r.error()));
   return grpc::Status::OK;

@@ -39,12 +39,21 @@ void cmdAppend(CommandContext& ctx) {
   if (msg.value.size() > ctx.session().runtime().config().message_size_limit)
     return ctx.no("[TOOBIG] Message too large");
   args.body = normalizeCrlf(msg.value);
+  // Into the mailbox this session has selected read-write: the store claims
+  // \Recent for it up to the new message in the same call, so announcing it
+  // costs no claim round trip (RFC 3501 2.3.2: this session is the first
+  // to be told of it).
+  const MailboxView* v = ctx.session().selected();
+  args.claim_recent = v && !v->readOnly() && v->name() == *name;
   auto self = ctx.self();
   ctx.store().append(std::move(args), [self, target = *name](Result<AppendResult> r) {
     if (!r.ok()) {
       if (r.error().code == ErrorCode::kNotFound) return self->no("[TRYCREATE] Mailbox does not exist");
       return self->fail(r.error(), "APPEND");
     }
+    MailboxView* now = self->session().selected();
+    if (now && now->name() == target && now->uidValidity() == r->uidvalidity && !now->readOnly())
+      now->addRecent(r->recent_from, r->recent_to);
     std::string text = "[APPENDUID " + std::to_string(r->uidvalidity) + " " + std::to_string(r->uid) +
                        "] APPEND completed";
     whenAnnounced(self, target, r->uidvalidity, r->uid, [self, text] { self->ok(text); });

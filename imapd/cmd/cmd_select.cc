@@ -31,17 +31,14 @@ void cmdSelect(CommandContext& ctx) {
   // A failed SELECT leaves no mailbox selected (RFC 3501 6.3.1).
   ctx.session().unselect();
   auto self = ctx.self();
-  ctx.store().selectMailbox(ctx.session().user(), *name, [self, examine](Result<SelectedMailbox> r) {
+  // SELECT takes the messages no session has seen yet as \Recent, in the
+  // same store call (EXAMINE takes none).
+  ctx.store().selectMailbox(ctx.session().user(), *name, !examine, [self, examine](Result<SelectedMailbox> r) {
     if (!r.ok()) return self->fail(r.error(), examine ? "EXAMINE" : "SELECT");
-    auto view = std::make_shared<std::unique_ptr<MailboxView>>(std::make_unique<MailboxView>(std::move(r.value()), examine));
-    if (examine) return respond(self, std::move(*view), true);
-    // SELECT takes the messages no session has seen yet as \Recent.
-    uint32_t id = (*view)->id();
-    self->store().claimRecent(self->session().user(), id,
-                              [self, view](Result<std::pair<uint32_t, uint32_t>> c) {
-                                if (c.ok()) (*view)->addRecent(c->first, c->second);
-                                respond(self, std::move(*view), false);
-                              });
+    const uint32_t from = r->recent_from, to = r->recent_to;
+    auto view = std::make_unique<MailboxView>(std::move(r.value()), examine);
+    if (!examine) view->addRecent(from, to);
+    respond(self, std::move(view), examine);
   });
 }
 

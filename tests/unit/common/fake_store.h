@@ -4,6 +4,7 @@
 // synchronously. Mutations are announced to watch() subscribers as Change
 // batches, like stored's change feed, so two sessions of one worker see each
 // other. All members are used on the loop thread only (or before it runs).
+#include <tuple>
 #include <algorithm>
 #include <cctype>
 #include <functional>
@@ -230,13 +231,20 @@ class FakeStore : public StoreClient {
     if (!u) return post(cb, Result<std::vector<std::string>>(ErrorCode::kNotFound, "no user"));
     post(cb, Result<std::vector<std::string>>(std::vector<std::string>(u->subscriptions.begin(), u->subscriptions.end())));
   }
-  void selectMailbox(const std::string& user, const std::string& name, Callback<SelectedMailbox> cb) override {
+  int select_calls = 0, select_claims = 0;
+  void selectMailbox(const std::string& user, const std::string& name, bool claim_recent,
+                     Callback<SelectedMailbox> cb) override {
+    ++select_calls;
     if (failed(cb)) return;
     Folder* f = findFolder(user, name);
     if (!f) return post(cb, Result<SelectedMailbox>(ErrorCode::kNotFound, "no mailbox"));
     SelectedMailbox sel;
     sel.mailbox = info(*f);
     for (const auto& m : f->msgs) sel.messages.push_back(m.meta);
+    if (claim_recent) {
+      ++select_claims;
+      std::tie(sel.recent_from, sel.recent_to) = claim(f->id, f->uidnext);
+    }
     post(cb, Result<SelectedMailbox>(sel));
   }
 
@@ -258,7 +266,12 @@ class FakeStore : public StoreClient {
     Change c = change(Change::kNew, a.user, *f, s.meta);
     if (grew) c.keywords = f->keywords;
     notify({c});
-    post(cb, Result<AppendResult>(AppendResult{f->uidvalidity, s.meta.uid, s.meta.modseq}));
+    AppendResult res{f->uidvalidity, s.meta.uid, s.meta.modseq};
+    if (a.claim_recent) {
+      ++append_claims;
+      std::tie(res.recent_from, res.recent_to) = claim(f->id, s.meta.uid + 1);
+    }
+    post(cb, Result<AppendResult>(res));
   }
 
   void deliver(const std::vector<std::string>& names, const std::string& mailbox, std::string body,
@@ -419,20 +432,22 @@ class FakeStore : public StoreClient {
   }
 
   std::map<uint32_t, uint32_t> recent_uid;  // mailbox id -> first unclaimed uid
+  int claim_calls = 0, append_claims = 0;
+  // The uids [first unclaimed, to) of the mailbox, as stored's claimRecent.
+  std::pair<uint32_t, uint32_t> claim(uint32_t mailbox_id, uint32_t to) {
+    if (!recent_enabled) return {0, 0};
+    uint32_t from = std::max<uint32_t>(recent_uid[mailbox_id], 1);
+    if (to <= from) return {0, 0};
+    recent_uid[mailbox_id] = to;
+    return {from, to};
+  }
   void claimRecent(const std::string& user, uint32_t mailbox_id,
                    Callback<std::pair<uint32_t, uint32_t>> cb) override {
+    ++claim_calls;
     if (failed(cb)) return;
     Folder* f = findFolderById(user, mailbox_id);
     if (!f) return post(cb, Result<std::pair<uint32_t, uint32_t>>(ErrorCode::kNotFound, "no mailbox"));
-    std::pair<uint32_t, uint32_t> range{0, 0};
-    if (recent_enabled) {
-      uint32_t from = std::max<uint32_t>(recent_uid[mailbox_id], 1);
-      if (f->uidnext > from) {
-        range = {from, f->uidnext};
-        recent_uid[mailbox_id] = f->uidnext;
-      }
-    }
-    post(cb, Result<std::pair<uint32_t, uint32_t>>(range));
+    post(cb, Result<std::pair<uint32_t, uint32_t>>(claim(mailbox_id, f->uidnext)));
   }
 
   // Structures are not kept here: the body always travels and the structure

@@ -706,6 +706,45 @@ TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {
   CHECK(run(*c, "E", "EXAMINE INBOX").find("* 0 RECENT\r\n") != std::string::npos);
 }
 
+TEST_CASE("imap recent: SELECT and APPEND into the selected mailbox claim in the same store call") {
+  World w;
+  w.onLoop([&] {
+    w.store->folder("alice", "Archive");
+    return w.store->recent_enabled = true;
+  });
+  auto a = w.connect();
+  login(*a);
+  CHECK(run(*a, "S", "SELECT INBOX").find("* 3 RECENT\r\n") != std::string::npos);
+  CHECK(w.onLoop([&] { return w.store->select_claims; }) == 1);
+  CHECK(w.onLoop([&] { return w.store->claim_calls; }) == 0);
+  const std::string msg = "Subject: mine\r\n\r\nhi\r\n";
+  const std::string lit = "{" + std::to_string(msg.size()) + "+}\r\n" + msg;
+  // The new message is this session's \Recent with no claim round trip.
+  CHECK(run(*a, "A", "APPEND INBOX " + lit) == "* 4 EXISTS\r\n* 4 RECENT\r\nA OK [APPENDUID 42 4] APPEND completed\r\n");
+  CHECK(run(*a, "f", "FETCH 4 FLAGS") == "* 4 FETCH (FLAGS (\\Recent))\r\nf OK FETCH completed\r\n");
+  CHECK(run(*a, "n", "NOOP") == "n OK NOOP completed\r\n");
+  CHECK(w.onLoop([&] { return w.store->append_claims; }) == 1);
+  CHECK(w.onLoop([&] { return w.store->claim_calls; }) == 0);
+  // A second session selecting INBOX finds nothing left to claim.
+  auto b = w.connect();
+  login(*b);
+  CHECK(run(*b, "S", "SELECT INBOX").find("* 0 RECENT\r\n") != std::string::npos);
+  // Into another mailbox: nothing is claimed (whoever selects it gets it).
+  CHECK(run(*a, "B", "APPEND Archive " + lit).find("B OK [APPENDUID") != std::string::npos);
+  CHECK(w.onLoop([&] { return w.store->append_claims; }) == 1);
+  // From b (INBOX selected) into INBOX: b claims it; a is told, not given it.
+  CHECK(run(*b, "C", "APPEND INBOX " + lit) == "* 5 EXISTS\r\n* 1 RECENT\r\nC OK [APPENDUID 42 5] APPEND completed\r\n");
+  CHECK(run(*a, "n2", "NOOP") == "* 5 EXISTS\r\n* 4 RECENT\r\nn2 OK NOOP completed\r\n");
+  CHECK(run(*a, "s", "SEARCH RECENT") == "* SEARCH 1 2 3 4\r\ns OK SEARCH completed\r\n");
+  CHECK(run(*b, "s", "SEARCH RECENT") == "* SEARCH 5\r\ns OK SEARCH completed\r\n");
+  // Read-only (EXAMINE) sessions never claim, not even their own APPEND.
+  auto c = w.connect();
+  login(*c);
+  CHECK(run(*c, "E", "EXAMINE INBOX").find("* 0 RECENT\r\n") != std::string::npos);
+  CHECK(run(*c, "D", "APPEND INBOX " + lit).find("D OK [APPENDUID 42 6]") != std::string::npos);
+  CHECK(w.onLoop([&] { return w.store->append_claims; }) == 2);
+}
+
 TEST_CASE("imap search: SENT* keys use the Date: header, BEFORE/ON/SINCE the INTERNALDATE") {
   World w;
   uint32_t uid = w.onLoop([&] {

@@ -560,3 +560,53 @@ TEST_CASE("\\Recent: a claim writes nothing; claims are saved by persistRecent()
   f.store = openEngine(f.dir.path);
   CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
 }
+
+TEST_CASE("\\Recent: a claim up to a uid; APPEND claims for the appending session") {
+  Fixture f;
+  f.append("INBOX", "one\r\n");
+  f.append("INBOX", "two\r\n");
+  f.append("INBOX", "three\r\n");
+  uint32_t id = f.mailboxId("INBOX");
+  // SELECT's snapshot knew uids 1-2 only: 3 stays for whoever hears of it.
+  auto a = f.store->claimRecent("alice", id, 3);
+  REQUIRE(a.ok());
+  CHECK(*a == std::make_pair(1u, 3u));
+  auto b = f.store->claimRecent("alice", id, 2);  // below what is claimed: nothing
+  REQUIRE(b.ok());
+  CHECK(b->first == b->second);
+  auto c = f.store->claimRecent("alice", id, 100);  // beyond uidnext: up to uidnext
+  REQUIRE(c.ok());
+  CHECK(*c == std::make_pair(3u, 4u));
+  f.append("INBOX", "four\r\n");  // nobody claims it
+  AppendArgs args;
+  args.user = "alice";
+  args.mailbox = "INBOX";
+  args.body = "five\r\n";
+  args.claim_recent = true;
+  uint64_t commits = f.store->commitCount();
+  auto r = f.store->append(args);
+  REQUIRE(r.ok());
+  CHECK(r->uid == 5);
+  CHECK(f.store->commitCount() == commits + 1);  // the claim writes nothing
+  CHECK(std::make_pair(r->recent_from, r->recent_to) == std::make_pair(4u, 6u));  // 4 unclaimed, 5 its own
+  auto d = f.store->claimRecent("alice", id);
+  REQUIRE(d.ok());
+  CHECK(d->first == d->second);
+  // Without claim_recent an APPEND claims nothing.
+  args.claim_recent = false;
+  args.body = "six\r\n";
+  r = f.store->append(args);
+  REQUIRE(r.ok());
+  CHECK(r->recent_from == r->recent_to);
+  auto e = f.store->claimRecent("alice", id);
+  REQUIRE(e.ok());
+  CHECK(*e == std::make_pair(6u, 7u));
+  // What another session claimed meanwhile is not claimed again.
+  args.claim_recent = true;
+  args.body = "eight\r\n";
+  f.append("INBOX", "seven\r\n");
+  CHECK(*f.store->claimRecent("alice", id) == std::make_pair(7u, 8u));
+  r = f.store->append(args);
+  REQUIRE(r.ok());
+  CHECK(std::make_pair(r->recent_from, r->recent_to) == std::make_pair(8u, 9u));
+}

@@ -180,3 +180,51 @@ TEST_CASE("service: Watch streams committed changes and ends on shutdown") {
   CHECK_FALSE(watch->Read(&b));
   watch->Finish();
 }
+
+TEST_CASE("service: SelectMailbox and Append claim \\Recent in the same call when asked") {
+  Served s;
+  REQUIRE(s.engine->addUser("alice", "pw").ok());
+  auto append = [&](const std::string& body, bool claim) {
+    grpc::ClientContext c;
+    v1::AppendRequest ap;
+    ap.set_user("alice");
+    ap.set_mailbox("INBOX");
+    ap.set_body(body);
+    ap.set_claim_recent(claim);
+    v1::AppendResponse r;
+    REQUIRE(s.stub->Append(&c, ap, &r).ok());
+    REQUIRE(r.error().code() == v1::OK);
+    return r;
+  };
+  auto select = [&](bool claim) {
+    grpc::ClientContext c;
+    v1::MailboxRequest mr;
+    mr.set_user("alice");
+    mr.set_name("INBOX");
+    mr.set_claim_recent(claim);
+    v1::SelectMailboxResponse r;
+    REQUIRE(s.stub->SelectMailbox(&c, mr, &r).ok());
+    REQUIRE(r.error().code() == v1::OK);
+    return r;
+  };
+  append("one\r\n", false);
+  append("two\r\n", false);
+  auto e = select(false);  // EXAMINE: lists, claims nothing
+  CHECK(e.messages().uid_size() == 2);
+  CHECK(e.recent_from() == e.recent_to());
+  auto a = select(true);
+  CHECK(a.messages().uid_size() == 2);
+  CHECK(a.recent_from() == 1);
+  CHECK(a.recent_to() == 3);
+  auto b = select(true);  // a second session: nothing left
+  CHECK(b.recent_from() == b.recent_to());
+  auto r = append("three\r\n", true);
+  CHECK(r.uid() == 3);
+  CHECK(r.recent_from() == 3);
+  CHECK(r.recent_to() == 4);
+  auto r2 = append("four\r\n", false);
+  CHECK(r2.recent_from() == r2.recent_to());
+  auto c = select(true);
+  CHECK(c.recent_from() == 4);
+  CHECK(c.recent_to() == 5);
+}
