@@ -119,6 +119,11 @@ void Session::cmdRcpt(const Command& cmd) {
     reply(r.error);
     return;
   }
+  if (host_.knownUsers().known(r.user)) {  // seen to exist moments ago: no round trip
+    rcpts_.push_back({cmd.address, r.user});
+    reply("250 2.1.5 <" + cmd.address + "> Ok");
+    return;
+  }
   busy_ = true;
   std::weak_ptr<Session> weak = weakSelf();
   std::string address = cmd.address;
@@ -135,6 +140,7 @@ void Session::cmdRcpt(const Command& cmd) {
     } else if (res->empty() || !(*res)[0]) {
       self->reply("550 5.1.1 <" + address + "> User unknown");
     } else {
+      self->host_.knownUsers().remember(user);
       self->rcpts_.push_back({address, user});
       self->reply("250 2.1.5 <" + address + "> Ok");
     }
@@ -213,6 +219,7 @@ void Session::finishData() {
                               e = Error{ErrorCode::kInternal, "store returned too few results"};
                             }
                             if (e.ok()) ++self->delivered_;
+                            if (e.code == ErrorCode::kNotFound) self->host_.knownUsers().forget(rcpts[i].user);
                             log::info(e.ok() ? "delivered" : "delivery failed",
                                       {{"proc", "lmtpd"},
                                        {"session", self->sid_},

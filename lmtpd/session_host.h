@@ -6,12 +6,18 @@
 #include <string>
 
 #include "line_session.h"
+#include "lmtpd/user_cache.h"
 
 namespace postern::lmtpd {
 
 class SessionHost : public SessionHostBase {
  public:
   virtual std::string hostname() const = 0;
+  // Recipients known to exist, shared by the process's sessions (loop thread).
+  UserCache& knownUsers() { return known_users_; }
+
+ private:
+  UserCache known_users_;
 };
 
 }  // namespace postern::lmtpd

@@ -403,7 +403,9 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
       if (!emit(std::move(c))) break;
     }
   }
-  flush();
+  // The last batch goes out with the call's status in one write (WriteLast):
+  // one wake-up fewer per call, most of all for the one-message FETCHes.
+  if (have_batch) writer->WriteLast(batch, grpc::WriteOptions());
   return grpc::Status::OK;
 }
 

@@ -61,6 +61,7 @@ class FakeStore : public StoreClient {
   bool drop_changes = false;              // the change feed is "broken": nothing is delivered
   int expunge_calls = 0;
   int deliver_calls = 0;
+  int user_exists_calls = 0;
   int fetch_pauses = 0;  // on_body returned false
   int fetch_calls = 0;
   int header_fetch_calls = 0;  // fetchHeaders (header blocks only; not in fetch_calls)
@@ -140,6 +141,7 @@ class FakeStore : public StoreClient {
     }
   }
   void userExists(const std::vector<std::string>& names, Callback<std::vector<bool>> cb) override {
+    ++user_exists_calls;
     if (failed(cb)) return;
     std::vector<bool> out;
     for (const auto& n : names) out.push_back(users.count(n) > 0);

@@ -228,3 +228,38 @@ TEST_CASE("lmtp session: idle timeout says 421 and closes") {
   CHECK(f.c.line() == "421 4.4.2 mx.test Timeout exceeded, closing connection\r\n");
   CHECK(f.c.closedByPeer());
 }
+
+TEST_CASE("lmtp session: a recipient seen to exist costs no store lookup again; a deleted one gets 550") {
+  Fixture f;
+  f.connect();
+  f.lhlo();
+  auto lookups = [&] { return f.t.onLoop([&] { return f.t.store.user_exists_calls; }); };
+  auto deliverTo = [&](const std::string& rcpt) {
+    CHECK(f.c.cmd("MAIL FROM:<a@b>") == "250 2.1.0 Ok\r\n");
+    std::string r = f.c.cmd("RCPT TO:<" + rcpt + ">");
+    if (!r.starts_with("250 ")) {
+      CHECK(f.c.cmd("RSET") == "250 2.0.0 Ok\r\n");
+      return r;
+    }
+    CHECK(f.c.cmd("DATA") == "354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+    return f.c.cmd("x\r\n.");
+  };
+  CHECK(deliverTo("alice") == "250 2.0.0 <alice> Delivered\r\n");
+  CHECK(lookups() == 1);
+  CHECK(deliverTo("alice") == "250 2.0.0 <alice> Delivered\r\n");
+  CHECK(deliverTo("Alice@example.test") == "250 2.0.0 <Alice@example.test> Delivered\r\n");
+  CHECK(lookups() == 1);  // the same user: remembered
+  CHECK(f.inbox("alice").size() == 3);
+  // Unknown users are asked for every time (one added meanwhile is found).
+  CHECK(deliverTo("carol") == "550 5.1.1 <carol> User unknown\r\n");
+  f.t.onLoop([&] { return f.t.store.users["carol"].password = "pw"; });
+  CHECK(deliverTo("carol") == "250 2.0.0 <carol> Delivered\r\n");
+  CHECK(lookups() == 3);
+  // Deleted after it was remembered: RCPT still says 250, the delivery is
+  // refused for it (nothing stored, nothing lost), and it is forgotten.
+  f.t.onLoop([&] { return f.t.store.users.erase("alice"); });
+  CHECK(deliverTo("alice") == "550 5.1.1 <alice> User unknown\r\n");
+  CHECK(lookups() == 3);
+  CHECK(deliverTo("alice") == "550 5.1.1 <alice> User unknown\r\n");
+  CHECK(lookups() == 4);
+}
