@@ -114,7 +114,7 @@ BodyExtras bodyExtras(std::string_view body);
 Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32_t refs,
                          const BodyExtras& extras = {});
 Error changeRef(MDB_txn* t, const Dbs& d, uint64_t body_id, int delta);  // removes at 0
-uint32_t checksum(std::string_view data);
+uint32_t checksum(std::string_view data);  // zlib crc32: body versions 1 and 2
 // The message bytes of a stored body value (keys.h, db "bodies"), checked:
 // all of them, or with header_only and a version-2 body only the header
 // block, which is then all that is returned. kCorrupt for a bad value or a

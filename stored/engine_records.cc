@@ -174,16 +174,18 @@ Result<std::string_view> checkedBody(std::string_view v, bool header_only) {
     if (keys::getBe32(v.data() + 1) != checksum(data)) return mismatch;
     return data;
   }
-  if (uint8_t(v[0]) != keys::kBodyVersion || v.size() < keys::kBodyHeader) return bad;
+  const uint8_t version = uint8_t(v[0]);
+  if ((version != keys::kBodyVersion && version != keys::kBodyVersion2) || v.size() < keys::kBodyHeader) return bad;
+  auto sum = [version](std::string_view d) { return version == keys::kBodyVersion ? crc32c(d) : checksum(d); };
   std::string_view data = v.substr(keys::kBodyHeader);
   if (header_only) {
     uint32_t hlen = keys::getBe32(v.data() + 5);
     if (hlen > data.size()) return bad;
     std::string_view head = data.substr(0, hlen);
-    if (keys::getBe32(v.data() + 9) != checksum(head)) return mismatch;
+    if (keys::getBe32(v.data() + 9) != sum(head)) return mismatch;
     return head;
   }
-  if (keys::getBe32(v.data() + 1) != checksum(data)) return mismatch;
+  if (keys::getBe32(v.data() + 1) != sum(data)) return mismatch;
   return data;
 }
 
@@ -210,9 +212,9 @@ Result<uint64_t> addBody(MDB_txn* t, const Dbs& d, std::string_view data, uint32
   auto* p = static_cast<char*>(v.mv_data);
   const size_t hlen = mime::headerBlockSize(data);
   std::string head;
-  keys::putBe32(&head, checksum(data));
+  keys::putBe32(&head, crc32c(data));
   keys::putBe32(&head, uint32_t(hlen));
-  keys::putBe32(&head, checksum(data.substr(0, hlen)));
+  keys::putBe32(&head, crc32c(data.substr(0, hlen)));
   p[0] = char(keys::kBodyVersion);
   memcpy(p + 1, head.data(), head.size());
   if (!data.empty()) memcpy(p + keys::kBodyHeader, data.data(), data.size());

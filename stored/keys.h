@@ -72,8 +72,12 @@ inline constexpr uint64_t kFormatVersion = 2;
 
 inline constexpr uint8_t kBodyVersion1 = 1;
 inline constexpr size_t kBodyHeader1 = 5;  // version byte + be32 crc32
-inline constexpr uint8_t kBodyVersion = 2;
-inline constexpr size_t kBodyHeader = 13;  // version byte + be32 crc32 + be32 header length + be32 header crc32
+// Version 2: zlib crc32 (read, no longer written); version 3: the same
+// layout with CRC-32C (crc32c.h: the SSE 4.2 instruction, ~3x zlib's speed;
+// every FETCH of a body checks it).
+inline constexpr uint8_t kBodyVersion2 = 2;
+inline constexpr uint8_t kBodyVersion = 3;
+inline constexpr size_t kBodyHeader = 13;  // version byte + be32 crc + be32 header length + be32 header crc
 inline constexpr uint8_t kTextVersion = 1;
 inline constexpr size_t kTextHeader = 9;  // version byte + be32 crc32 of the filter block + be32 crc32 of the texts
 
