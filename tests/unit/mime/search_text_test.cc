@@ -189,15 +189,33 @@ TEST_CASE("search text: malformed values are refused or read within bounds") {
   CHECK_FALSE(SearchText::parse(std::string("\x7f\0\0\0", 4)));          // too big
   const std::string m = "Subject: hello\r\n\r\nworld wide\r\n";
   const std::string built = buildSearchText(m, parse(m));
-  // Every truncation: parse refuses it or contains() stays inside it.
+  // Every truncation: parse refuses it, or what it finds is in the whole
+  // value too (nothing is read past the cut: ASan / UBSan would stop here).
+  auto whole = SearchText::parse(built);
+  REQUIRE(whole);
+  REQUIRE(whole->contains("world", SearchScope::kText));
+  REQUIRE(whole->contains("hello", SearchScope::kField, "subject"));
+  size_t parsed = 0, found = 0;
   for (size_t n = 0; n <= built.size(); ++n) {
     std::string cut = built.substr(0, n);
-    if (auto st = SearchText::parse(cut)) {
-      st->contains("world", SearchScope::kText);
-      st->contains("hello", SearchScope::kField, "subject");
-      st->mayContain("world");
+    auto st = SearchText::parse(cut);
+    if (n < whole->filterBlock().size()) CHECK_FALSE(st);  // the filter is cut: refused
+    if (!st) continue;
+    ++parsed;
+    CHECK(st->texts().size() <= whole->texts().size());
+    CHECK(whole->texts().substr(0, st->texts().size()) == st->texts());
+    for (const char* w : {"world", "wide", "hello", "nowhere"}) {
+      bool hit = st->contains(w, SearchScope::kText);
+      if (hit) ++found;
+      CHECK((!hit || whole->contains(w, SearchScope::kText)));
+      bool field = st->contains(w, SearchScope::kField, "subject");
+      CHECK((!field || whole->contains(w, SearchScope::kField, "subject")));
+      st->mayContain(w);
     }
   }
+  CHECK(parsed > 0);       // cuts inside the texts still parse
+  CHECK(found > 0);        // and find what is before the cut
+  CHECK(parsed <= built.size() + 1 - whole->filterBlock().size());
   // A text length running past the end ends the walk.
   std::string bad = built;
   auto st = SearchText::parse(built);
