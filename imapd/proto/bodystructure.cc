@@ -219,11 +219,14 @@ std::optional<Rendered> parseRendered(std::string_view v) {
 std::optional<std::string> selectRendered(std::string_view all, uint32_t parts) {
   auto r = parseRendered(all);
   if (!r) return std::nullopt;
+  const std::string_view bs = parts & kRenderedBodyStructure ? r->bodystructure : std::string_view();
+  const std::string_view body = parts & kRenderedBody ? r->body : std::string_view();
+  const std::string_view env = parts & kRenderedEnvelope ? r->envelope : std::string_view();
   std::string out;
-  out.reserve(all.size());
-  putLengthed(out, parts & kRenderedBodyStructure ? r->bodystructure : std::string_view());
-  putLengthed(out, parts & kRenderedBody ? r->body : std::string_view());
-  putLengthed(out, parts & kRenderedEnvelope ? r->envelope : std::string_view());
+  out.reserve(12 + bs.size() + body.size() + env.size());
+  putLengthed(out, bs);
+  putLengthed(out, body);
+  putLengthed(out, env);
   return out;
 }
 
