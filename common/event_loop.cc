@@ -51,10 +51,16 @@ void EventLoop::remove(int fd) {
 }
 
 void EventLoop::post(Task task) {
+  bool wake;
   {
     std::lock_guard lk(mu_);
+    // Only the first task of a batch wakes the loop: drainPosted() takes
+    // them all (it empties the queue after draining the eventfd), so a task
+    // queued behind others needs no write of its own.
+    wake = posted_.empty();
     posted_.push_back(std::move(task));
   }
+  if (!wake) return;
   uint64_t one = 1;
   ssize_t n = write(wakefd_, &one, sizeof one);
   (void)n;
