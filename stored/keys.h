@@ -68,7 +68,10 @@ inline constexpr std::string_view kMetaLastUidValidity = "last_uidvalidity";
 // SCRAM keys it shows for unknown users (stored/password.h, fakeScramRecord).
 inline constexpr std::string_view kMetaScramSecret = "scram_fake_secret";
 // 2: subscriptions are a list in the user record (format 1: a mailbox flag).
-inline constexpr uint64_t kFormatVersion = 2;
+// 3: bodies may be body format 3 (CRC-32C): nothing is converted, but a
+//    stored of format 2 would take those bodies for damaged, so it must
+//    refuse the store (an unknown format refuses to open).
+inline constexpr uint64_t kFormatVersion = 3;
 
 inline constexpr uint8_t kBodyVersion1 = 1;
 inline constexpr size_t kBodyHeader1 = 5;  // version byte + be32 crc32

@@ -153,12 +153,17 @@ Error StoreEngine::init() {
   if (r.ok() && *r && fmt.size() == 8) version = keys::getBe64(fmt.data());
   if (r.ok() && !*r) {
     version = keys::kFormatVersion;  // a new store
-  } else if (version == 1) {
-    if (auto e = migrateSubscriptions(t, *dbs_); !e.ok()) {
-      mdb_txn_abort(t);
-      return e;
+  } else if (version == 1 || version == 2) {
+    // 1 -> 2 converts the subscriptions; 2 -> 3 converts nothing (format 3
+    // only marks that bodies of body format 3 may be in it).
+    if (version == 1) {
+      if (auto e = migrateSubscriptions(t, *dbs_); !e.ok()) {
+        mdb_txn_abort(t);
+        return e;
+      }
     }
-    log::info("store format upgraded", {{"path", opts_.path}, {"from", "1"}, {"to", std::to_string(keys::kFormatVersion)}});
+    log::info("store format upgraded",
+              {{"path", opts_.path}, {"from", std::to_string(version)}, {"to", std::to_string(keys::kFormatVersion)}});
     version = keys::kFormatVersion;
   }
   if (!r.ok() || version != keys::kFormatVersion) {
