@@ -393,37 +393,22 @@ TEST_CASE("store format: 2 is upgraded to 3 as it is; a newer format refuses to 
     REQUIRE(s->subscribe("alice", "Lists", true).ok());
     s->close();
   }
+  const std::string key(keys::kMetaFormat);
   auto setFormat = [&](uint64_t v) {
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, keys::kMaxDbs);
-    REQUIRE(mdb_env_open(env, dir.path.c_str(), MDB_NOTLS, 0600) == 0);
-    MDB_txn* t = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
-    MDB_dbi meta;
-    REQUIRE(mdb_dbi_open(t, keys::kDbMeta, 0, &meta) == 0);
-    std::string key(keys::kMetaFormat), value = keys::be64(v);
-    MDB_val k{key.size(), key.data()}, val{value.size(), value.data()};
-    REQUIRE(mdb_put(t, meta, &k, &val, 0) == 0);
-    REQUIRE(mdb_txn_commit(t) == 0);
-    mdb_env_close(env);
+    withStoreTxn(dir.path, true, [&](MDB_txn* t) {
+      std::string value = keys::be64(v);
+      MDB_val k{key.size(), const_cast<char*>(key.data())}, val{value.size(), value.data()};
+      REQUIRE(mdb_put(t, openDb(t, keys::kDbMeta), &k, &val, 0) == 0);
+    });
   };
   auto format = [&]() -> uint64_t {
-    MDB_env* env = nullptr;
-    REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, keys::kMaxDbs);
-    REQUIRE(mdb_env_open(env, dir.path.c_str(), MDB_NOTLS | MDB_RDONLY, 0600) == 0);
-    MDB_txn* t = nullptr;
-    REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &t) == 0);
-    MDB_dbi meta;
-    REQUIRE(mdb_dbi_open(t, keys::kDbMeta, 0, &meta) == 0);
-    std::string key(keys::kMetaFormat);
-    MDB_val k{key.size(), key.data()}, val{};
-    REQUIRE(mdb_get(t, meta, &k, &val) == 0);
-    REQUIRE(val.mv_size == 8);
-    uint64_t v = keys::getBe64(static_cast<const char*>(val.mv_data));
-    mdb_txn_abort(t);
-    mdb_env_close(env);
+    uint64_t v = 0;
+    withStoreTxn(dir.path, false, [&](MDB_txn* t) {
+      MDB_val k{key.size(), const_cast<char*>(key.data())}, val{};
+      REQUIRE(mdb_get(t, openDb(t, keys::kDbMeta), &k, &val) == 0);
+      REQUIRE(val.mv_size == 8);
+      v = keys::getBe64(static_cast<const char*>(val.mv_data));
+    });
     return v;
   };
   CHECK(format() == keys::kFormatVersion);
