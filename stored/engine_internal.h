@@ -3,6 +3,7 @@
 // the read-transaction guard.
 #include <lmdb.h>
 
+#include <future>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -136,6 +137,16 @@ Result<uint64_t> keywordBits(rec::Mailbox* mb, const std::vector<std::string>& k
                              bool* grew);
 
 inline bool isInbox(std::string_view name) { return name == "INBOX"; }
+
+// Runs `start(done)` and waits for `done`'s value: the waiting form of an
+// ...Async engine call.
+template <class T, class Start>
+T waitFor(Start start) {
+  std::promise<T> p;
+  auto fut = p.get_future();
+  start([&p](T v) { p.set_value(std::move(v)); });
+  return fut.get();
+}
 
 }  // namespace detail
 }  // namespace postern::stored

@@ -9,12 +9,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "config.h"
 #include "grpc_process.h"
@@ -162,12 +164,17 @@ int main(int argc, char** argv) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 32);
   builder.AddListeningPort(target, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
+  // The writes on the async API (async_calls.h): one queue and thread per core.
+  stored::AsyncCalls calls;
+  service.addAsync(calls);
+  calls.addTo(builder, int(std::max(2u, std::thread::hardware_concurrency())));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
     log::error("cannot listen", {{"target", target}});
     (*engine)->close();
     return 1;
   }
+  calls.start();
   log::info("serving", {{"target", target}, {"batch_max", std::to_string(opts.batch_max)}});
 
   int ipc_fd = ipcFd();
@@ -179,6 +186,7 @@ int main(int argc, char** argv) {
   service.shutdown();
   (*engine)->changes().close();  // Watch streams return now
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  calls.stop();  // after Shutdown: no call comes any more
   server->Wait();
   (*engine)->close();  // drains queued writes, then closes LMDB
   if (!socket_path.empty()) unlink(socket_path.c_str());

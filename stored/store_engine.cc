@@ -16,7 +16,7 @@ using namespace detail;
 
 struct StoreEngine::WriteOp {
   WriteFn fn;
-  std::promise<Error> done;
+  WriteDone done;
 };
 
 namespace {
@@ -228,16 +228,25 @@ StoreEngine::Reader::~Reader() {
 // ---- group commit -------------------------------------------------------
 
 Error StoreEngine::runWrite(WriteFn fn) {
+  std::promise<Error> p;
+  auto fut = p.get_future();
+  runWriteAsync(std::move(fn), [&p](Error e) { p.set_value(std::move(e)); });
+  return fut.get();
+}
+
+void StoreEngine::runWriteAsync(WriteFn fn, WriteDone done) {
   auto op = std::make_shared<WriteOp>();
   op->fn = std::move(fn);
-  auto fut = op->done.get_future();
+  op->done = std::move(done);
   {
     std::lock_guard lk(mu_);
-    if (stopping_) return Error{ErrorCode::kUnavailable, "store is shutting down"};
-    queue_.push_back(op);
+    if (!stopping_) {
+      queue_.push_back(op);
+      op = nullptr;
+    }
   }
+  if (op) return op->done(Error{ErrorCode::kUnavailable, "store is shutting down"});
   cv_.notify_one();
-  return fut.get();
 }
 
 void StoreEngine::writerLoop() {
@@ -297,7 +306,7 @@ void StoreEngine::writerLoop() {
     }
     writes_ += batch.size();
     hub_->publish(std::move(changes));
-    for (size_t i = 0; i < batch.size(); i++) batch[i]->done.set_value(std::move(results[i]));
+    for (size_t i = 0; i < batch.size(); i++) batch[i]->done(std::move(results[i]));
   }
 }
 

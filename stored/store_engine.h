@@ -161,11 +161,21 @@ class StoreEngine {
   static constexpr size_t kRecentKept = 10000;
 
   // ---- messages ----
+  // The writes below come in two forms: one that returns once the write's
+  // group commit landed, and one (...Async) that returns at once and tells
+  // `done` then, on the writer thread (so `done` must be quick: the gRPC
+  // service only hands the response to gRPC), or at once on the caller's
+  // thread when the arguments are refused or the store is shutting down.
+  template <class T>
+  using Done = std::function<void(Result<T>)>;
   Result<AppendResult> append(const AppendArgs& args);
+  void appendAsync(AppendArgs args, Done<AppendResult> done);
   // One transaction; one result per user in order (kNotFound for an unknown
   // user only). An empty or missing `mailbox` delivers to INBOX.
   std::vector<Error> deliver(const std::vector<std::string>& users, const std::string& mailbox,
                              const std::string& body);
+  void deliverAsync(std::vector<std::string> users, std::string mailbox, std::string body,
+                    std::function<void(std::vector<Error>)> done);
   // Calls on_body once per uid in order: the body, or kExpunged (no such
   // uid) / kCorrupt (checksum mismatch) for that uid. Stops early when
   // on_body returns false. Returns non-OK only when the mailbox is unusable.
@@ -216,8 +226,11 @@ class StoreEngine {
 
   // Unknown uids are ignored. kLimit when the keyword table would overflow.
   Result<StoreFlagsResult> storeFlags(const StoreFlagsArgs& args);
+  void storeFlagsAsync(StoreFlagsArgs args, Done<StoreFlagsResult> done);
   Result<ExpungeResult> expunge(const std::string& user, uint32_t mailbox_id,
                                 const std::vector<uint32_t>& uids, bool only_deleted);
+  void expungeAsync(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids, bool only_deleted,
+                    Done<ExpungeResult> done);
   // kNotFound when the destination does not exist (TRYCREATE).
   Result<CopyResult> copy(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                           const std::string& destination, bool move);
@@ -262,6 +275,10 @@ class StoreEngine {
   friend class Reader;
   // A write body: runs inside a nested write txn; appends its changes.
   using WriteFn = std::function<Error(MDB_txn* txn, std::vector<Change>* changes)>;
+  // Told the write's result once its commit landed (or failed): on the
+  // writer thread, so it must be quick; at once on the caller's thread when
+  // the store is shutting down.
+  using WriteDone = std::function<void(Error)>;
 
   explicit StoreEngine(const EngineOptions& opts);
   Error init();
@@ -275,7 +292,10 @@ class StoreEngine {
   // The first uid not claimed as \Recent: the record's or a newer claim's.
   // Caller holds recent_mu_.
   uint32_t recentUidLocked(uint32_t mailbox_id, uint32_t record_uid) const;
+  // Queues `fn` for the writer and waits for its commit.
   Error runWrite(WriteFn fn);
+  // The same without waiting: `done` gets the result (see WriteDone).
+  void runWriteAsync(WriteFn fn, WriteDone done);
   void writerLoop();
 
   EngineOptions opts_;

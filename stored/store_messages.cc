@@ -46,74 +46,109 @@ Result<uint64_t> remapKeywords(uint64_t flags, const rec::Mailbox& from, rec::Ma
 }  // namespace
 
 Result<AppendResult> StoreEngine::append(const AppendArgs& args) {
+  return waitFor<Result<AppendResult>>([&](auto done) { appendAsync(args, std::move(done)); });
+}
+
+void StoreEngine::appendAsync(AppendArgs args, Done<AppendResult> done) {
   auto name = canonicalUser(args.user);
-  if (!name.ok()) return name.error();
+  if (!name.ok()) return done(name.error());
   auto mbname = canonicalMailbox(args.mailbox);
-  if (!mbname.ok()) return mbname.error();
+  if (!mbname.ok()) return done(mbname.error());
   if (args.body.size() > opts_.max_message_size || args.body.size() > 0xffffffffu)
-    return Error{ErrorCode::kTooBig, "message larger than the size limit"};
-  int64_t date = args.internaldate != 0 ? args.internaldate : int64_t(time(nullptr));
+    return done(Error{ErrorCode::kTooBig, "message larger than the size limit"});
+  struct State {
+    AppendArgs args;
+    std::string name, mbname;
+    int64_t date = 0;
+    BodyExtras extras;
+    AppendResult res;
+    uint32_t mailbox_id = 0;
+  };
+  auto st = std::make_shared<State>();
+  st->args = std::move(args);
+  st->name = std::move(*name);
+  st->mbname = std::move(*mbname);
+  st->date = st->args.internaldate != 0 ? st->args.internaldate : int64_t(time(nullptr));
   // Parsed once, here, outside the writer thread; kept beside the body.
-  const BodyExtras extras = bodyExtras(args.body);
-  AppendResult res;
-  uint32_t mailbox_id = 0;
-  const Dbs& d = *dbs_;
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
-    auto u = loadUser(t, d, *name);
+  st->extras = bodyExtras(st->args.body);
+  auto write = [this, st](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    const Dbs& d = *dbs_;
+    const AppendArgs& a = st->args;
+    auto u = loadUser(t, d, st->name);
     if (!u.ok()) return u.error();
-    auto mb = loadMailbox(t, d, u->id(), *mbname);
+    auto mb = loadMailbox(t, d, u->id(), st->mbname);
     if (!mb.ok()) return mb.error();
     bool grew = false;
-    auto kw = keywordBits(&*mb, args.keywords, true, &grew);
+    auto kw = keywordBits(&*mb, a.keywords, true, &grew);
     if (!kw.ok()) return kw.error();
-    auto body = addBody(t, d, args.body, 1, extras);
+    auto body = addBody(t, d, a.body, 1, st->extras);
     if (!body.ok()) return body.error();
     rec::Message m;
-    m.set_flags((args.flags & flag::kSystemMask) | *kw);
+    m.set_flags((a.flags & flag::kSystemMask) | *kw);
     m.set_modseq(mb->highestmodseq() + 1);
-    m.set_size(uint32_t(args.body.size()));
-    m.set_internaldate(date);
-    m.set_tzoffset(args.tzoffset);
+    m.set_size(uint32_t(a.body.size()));
+    m.set_internaldate(st->date);
+    m.set_tzoffset(a.tzoffset);
     m.set_body_id(*body);
     auto uid = insertMessage(t, d, &*mb, m);
     if (!uid.ok()) return uid.error();
     mb->set_highestmodseq(m.modseq());
     if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
-    Change c = messageChange(Change::kNew, *name, mb->id(), toMeta(*uid, m));
+    Change c = messageChange(Change::kNew, st->name, mb->id(), toMeta(*uid, m));
     if (grew) c.keywords.assign(mb->keywords().begin(), mb->keywords().end());
     changes->push_back(std::move(c));
-    res = AppendResult{mb->uidvalidity(), *uid, m.modseq()};
-    mailbox_id = mb->id();
+    st->res = AppendResult{mb->uidvalidity(), *uid, m.modseq()};
+    st->mailbox_id = mb->id();
     return {};
+  };
+  runWriteAsync(std::move(write), [this, st, done = std::move(done)](Error err) {
+    if (!err.ok()) return done(std::move(err));
+    AppendResult res = st->res;
+    if (st->args.claim_recent) {
+      // After the commit: a claim never covers a message that is not there.
+      // A failed claim (the mailbox deleted meanwhile) only means no \Recent.
+      auto c = claimRecent(st->name, st->mailbox_id, res.uid + 1);
+      if (c.ok()) std::tie(res.recent_from, res.recent_to) = *c;
+    }
+    done(res);
   });
-  if (!err.ok()) return err;
-  if (args.claim_recent) {
-    // After the commit: a claim never covers a message that is not there.
-    // A failed claim (the mailbox deleted meanwhile) only means no \Recent.
-    auto c = claimRecent(args.user, mailbox_id, res.uid + 1);
-    if (c.ok()) std::tie(res.recent_from, res.recent_to) = *c;
-  }
-  return res;
 }
 
 std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, const std::string& mailbox,
                                         const std::string& body) {
-  std::vector<Error> results(users.size());
+  return waitFor<std::vector<Error>>([&](auto done) { deliverAsync(users, mailbox, body, std::move(done)); });
+}
+
+void StoreEngine::deliverAsync(std::vector<std::string> users, std::string mailbox, std::string body,
+                               std::function<void(std::vector<Error>)> done) {
   if (body.size() > opts_.max_message_size || body.size() > 0xffffffffu) {
-    for (auto& r : results) r = Error{ErrorCode::kTooBig, "message larger than the size limit"};
-    return results;
+    return done(std::vector<Error>(users.size(), Error{ErrorCode::kTooBig, "message larger than the size limit"}));
   }
-  std::string target = "INBOX";
+  struct State {
+    std::vector<std::string> users;
+    std::string target = "INBOX";
+    std::string body;
+    int64_t now = 0;
+    BodyExtras extras;
+    std::vector<Error> results;
+  };
+  auto st = std::make_shared<State>();
   if (!mailbox.empty()) {
     auto mbname = canonicalMailbox(mailbox);
-    if (mbname.ok()) target = *mbname;
+    if (mbname.ok()) st->target = *mbname;
   }
-  int64_t now = int64_t(time(nullptr));
-  const BodyExtras extras = bodyExtras(body);
-  const Dbs& d = *dbs_;
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
+  st->users = std::move(users);
+  st->body = std::move(body);
+  st->results.resize(st->users.size());
+  st->now = int64_t(time(nullptr));
+  st->extras = bodyExtras(st->body);
+  auto write = [this, st](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    const Dbs& d = *dbs_;
+    const auto& users = st->users;
+    const std::string& target = st->target;
+    auto& results = st->results;
     // One body for every recipient, with one reference per delivered copy.
-    auto body_id = addBody(t, d, body, 0, extras);
+    auto body_id = addBody(t, d, st->body, 0, st->extras);
     if (!body_id.ok()) return body_id.error();
     uint32_t refs = 0;
     for (size_t i = 0; i < users.size(); i++) {
@@ -139,8 +174,8 @@ std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, c
         if (!mb.ok()) return mb.error();
         rec::Message m;
         m.set_modseq(mb->highestmodseq() + 1);
-        m.set_size(uint32_t(body.size()));
-        m.set_internaldate(now);
+        m.set_size(uint32_t(st->body.size()));
+        m.set_internaldate(st->now);
         m.set_body_id(*body_id);
         auto uid = insertMessage(child, d, &*mb, m);
         if (!uid.ok()) return uid.error();
@@ -163,11 +198,13 @@ std::vector<Error> StoreEngine::deliver(const std::vector<std::string>& users, c
     }
     if (refs == 0) return changeRef(t, d, *body_id, 0);  // nobody took it: drop the body
     return putRaw(t, d.body_refs, keys::bodyKey(*body_id), keys::be32(refs));
+  };
+  runWriteAsync(std::move(write), [st, done = std::move(done)](Error err) {
+    if (!err.ok())
+      for (auto& r : st->results)
+        if (r.ok()) r = err;
+    done(std::move(st->results));
   });
-  if (!err.ok())
-    for (auto& r : results)
-      if (r.ok()) r = err;
-  return results;
 }
 
 Error StoreEngine::fetchBodies(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
@@ -258,31 +295,43 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
 }
 
 Result<StoreFlagsResult> StoreEngine::storeFlags(const StoreFlagsArgs& args) {
+  return waitFor<Result<StoreFlagsResult>>([&](auto done) { storeFlagsAsync(args, std::move(done)); });
+}
+
+void StoreEngine::storeFlagsAsync(StoreFlagsArgs args, Done<StoreFlagsResult> done) {
   auto name = canonicalUser(args.user);
-  if (!name.ok()) return name.error();
-  StoreFlagsResult res;
-  const Dbs& d = *dbs_;
-  std::vector<uint32_t> uids = sortedUnique(args.uids);
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
-    res = StoreFlagsResult{};
-    auto u = loadUser(t, d, *name);
+  if (!name.ok()) return done(name.error());
+  struct State {
+    StoreFlagsArgs args;
+    std::string name;
+    std::vector<uint32_t> uids;
+    StoreFlagsResult res;
+  };
+  auto st = std::make_shared<State>();
+  st->uids = sortedUnique(std::move(args.uids));
+  st->args = std::move(args);
+  st->name = std::move(*name);
+  auto write = [this, st](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    const Dbs& d = *dbs_;
+    st->res = StoreFlagsResult{};
+    auto u = loadUser(t, d, st->name);
     if (!u.ok()) return u.error();
-    auto mb = loadMailboxById(t, d, u->id(), args.mailbox_id);
+    auto mb = loadMailboxById(t, d, u->id(), st->args.mailbox_id);
     if (!mb.ok()) return mb.error();
     bool grew = false;
-    auto kw = keywordBits(&*mb, args.keywords, args.op != FlagOp::kRemove, &grew);
+    auto kw = keywordBits(&*mb, st->args.keywords, st->args.op != FlagOp::kRemove, &grew);
     if (!kw.ok()) return kw.error();
-    uint64_t bits = (args.flags & flag::kSystemMask) | *kw;
+    uint64_t bits = (st->args.flags & flag::kSystemMask) | *kw;
     uint64_t modseq = mb->highestmodseq() + 1;
-    for (uint32_t uid : uids) {
+    for (uint32_t uid : st->uids) {
       std::string key = keys::messageKey(mb->id(), uid);
       rec::Message m;
       auto r = getRec(t, d.messages, key, &m);
       if (!r.ok()) return r.error();
       if (!*r) continue;  // expunged meanwhile: nothing to store
-      if (args.unchanged_since != 0 && m.modseq() > args.unchanged_since) continue;
-      uint64_t nf = args.op == FlagOp::kReplace ? bits
-                    : args.op == FlagOp::kAdd   ? (m.flags() | bits)
+      if (st->args.unchanged_since != 0 && m.modseq() > st->args.unchanged_since) continue;
+      uint64_t nf = st->args.op == FlagOp::kReplace ? bits
+                    : st->args.op == FlagOp::kAdd   ? (m.flags() | bits)
                                                 : (m.flags() & ~bits);
       if (nf == m.flags()) continue;
       bool was_unseen = !(m.flags() & flag::kSeen), now_unseen = !(nf & flag::kSeen);
@@ -290,45 +339,63 @@ Result<StoreFlagsResult> StoreEngine::storeFlags(const StoreFlagsArgs& args) {
       m.set_flags(nf);
       m.set_modseq(modseq);
       if (auto e = putRec(t, d.messages, key, m); !e.ok()) return e;
-      res.changed.push_back(toMeta(uid, m));
+      st->res.changed.push_back(toMeta(uid, m));
     }
-    if (!res.changed.empty()) mb->set_highestmodseq(modseq);
-    if (!res.changed.empty() || grew)
+    if (!st->res.changed.empty()) mb->set_highestmodseq(modseq);
+    if (!st->res.changed.empty() || grew)
       if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
-    res.keywords.assign(mb->keywords().begin(), mb->keywords().end());
-    for (size_t i = 0; i < res.changed.size(); i++) {
-      Change c = messageChange(Change::kFlags, *name, mb->id(), res.changed[i]);
-      if (grew && i == 0) c.keywords = res.keywords;
+    st->res.keywords.assign(mb->keywords().begin(), mb->keywords().end());
+    for (size_t i = 0; i < st->res.changed.size(); i++) {
+      Change c = messageChange(Change::kFlags, st->name, mb->id(), st->res.changed[i]);
+      if (grew && i == 0) c.keywords = st->res.keywords;
       changes->push_back(std::move(c));
     }
     return {};
+  };
+  runWriteAsync(std::move(write), [st, done = std::move(done)](Error err) {
+    if (!err.ok()) return done(std::move(err));
+    done(std::move(st->res));
   });
-  if (!err.ok()) return err;
-  return res;
 }
 
 Result<ExpungeResult> StoreEngine::expunge(const std::string& user, uint32_t mailbox_id,
                                            const std::vector<uint32_t>& uids, bool only_deleted) {
+  return waitFor<Result<ExpungeResult>>(
+      [&](auto done) { expungeAsync(user, mailbox_id, uids, only_deleted, std::move(done)); });
+}
+
+void StoreEngine::expungeAsync(const std::string& user, uint32_t mailbox_id, std::vector<uint32_t> uids,
+                               bool only_deleted, Done<ExpungeResult> done) {
   auto name = canonicalUser(user);
-  if (!name.ok()) return name.error();
-  ExpungeResult res;
-  const Dbs& d = *dbs_;
-  std::vector<uint32_t> wanted = sortedUnique(uids);
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>* changes) -> Error {
-    res = ExpungeResult{};
-    auto u = loadUser(t, d, *name);
+  if (!name.ok()) return done(name.error());
+  struct State {
+    std::string name;
+    uint32_t mailbox_id = 0;
+    std::vector<uint32_t> wanted;
+    bool only_deleted = false;
+    ExpungeResult res;
+  };
+  auto st = std::make_shared<State>();
+  st->name = std::move(*name);
+  st->mailbox_id = mailbox_id;
+  st->wanted = sortedUnique(std::move(uids));
+  st->only_deleted = only_deleted;
+  auto write = [this, st](MDB_txn* t, std::vector<Change>* changes) -> Error {
+    const Dbs& d = *dbs_;
+    st->res = ExpungeResult{};
+    auto u = loadUser(t, d, st->name);
     if (!u.ok()) return u.error();
-    auto mb = loadMailboxById(t, d, u->id(), mailbox_id);
+    auto mb = loadMailboxById(t, d, u->id(), st->mailbox_id);
     if (!mb.ok()) return mb.error();
     std::vector<std::pair<uint32_t, rec::Message>> victims;
     auto pick = [&](uint32_t uid, const rec::Message& m) {
-      if (!only_deleted || (m.flags() & flag::kDeleted)) victims.emplace_back(uid, m);
+      if (!st->only_deleted || (m.flags() & flag::kDeleted)) victims.emplace_back(uid, m);
       return Error{};
     };
-    if (wanted.empty()) {
+    if (st->wanted.empty()) {
       if (auto e = forEachMessage(t, d, mb->id(), pick); !e.ok()) return e;
     } else {
-      for (uint32_t uid : wanted) {
+      for (uint32_t uid : st->wanted) {
         rec::Message m;
         auto r = getRec(t, d.messages, keys::messageKey(mb->id(), uid), &m);
         if (!r.ok()) return r.error();
@@ -338,20 +405,22 @@ Result<ExpungeResult> StoreEngine::expunge(const std::string& user, uint32_t mai
     uint64_t modseq = mb->highestmodseq() + (victims.empty() ? 0 : 1);
     for (auto& [uid, m] : victims) {
       if (auto e = removeMessage(t, d, &*mb, uid, m); !e.ok()) return e;
-      res.expunged.push_back(uid);
+      st->res.expunged.push_back(uid);
       MessageMeta meta = toMeta(uid, m);
       meta.modseq = modseq;
-      changes->push_back(messageChange(Change::kExpunged, *name, mb->id(), meta));
+      changes->push_back(messageChange(Change::kExpunged, st->name, mb->id(), meta));
     }
     if (!victims.empty()) {
       mb->set_highestmodseq(modseq);
       if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
     }
-    res.modseq = mb->highestmodseq();
+    st->res.modseq = mb->highestmodseq();
     return {};
+  };
+  runWriteAsync(std::move(write), [st, done = std::move(done)](Error err) {
+    if (!err.ok()) return done(std::move(err));
+    done(std::move(st->res));
   });
-  if (!err.ok()) return err;
-  return res;
 }
 
 Result<CopyResult> StoreEngine::copy(const std::string& user, uint32_t mailbox_id,

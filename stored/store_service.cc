@@ -99,6 +99,87 @@ pb::ChangeKind kindOf(Change::Kind k) {
 
 StoreService::StoreService(StoreEngine* engine) : engine_(engine), started_(int64_t(time(nullptr))) {}
 
+void StoreService::addAsync(AsyncCalls& calls) {
+  calls.add(AsyncCalls::Unary<pb::AppendRequest, pb::AppendResponse>{
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestAppend(ctx, req, w, cq, cq, tag); },
+      [this](auto* req, auto* resp, Reply reply) { append(req, resp, std::move(reply)); }});
+  calls.add(AsyncCalls::Unary<pb::DeliverRequest, pb::DeliverResponse>{
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestDeliver(ctx, req, w, cq, cq, tag); },
+      [this](auto* req, auto* resp, Reply reply) { deliver(req, resp, std::move(reply)); }});
+  calls.add(AsyncCalls::Unary<pb::StoreFlagsRequest, pb::StoreFlagsResponse>{
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestStoreFlags(ctx, req, w, cq, cq, tag); },
+      [this](auto* req, auto* resp, Reply reply) { storeFlags(req, resp, std::move(reply)); }});
+  calls.add(AsyncCalls::Unary<pb::ExpungeRequest, pb::ExpungeResponse>{
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestExpunge(ctx, req, w, cq, cq, tag); },
+      [this](auto* req, auto* resp, Reply reply) { expunge(req, resp, std::move(reply)); }});
+}
+
+// The writes: each handed to the engine, answered from its `done` (on the
+// writer thread once the commit landed). `req` and `resp` live in the call
+// until the reply.
+void StoreService::append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply) {
+  AppendArgs a;
+  a.user = req->user();
+  a.mailbox = req->mailbox();
+  a.flags = req->flags();
+  a.keywords = strings(req->keywords());
+  a.internaldate = req->internaldate();
+  a.tzoffset = req->tzoffset();
+  a.body = std::move(*req->mutable_body());
+  a.claim_recent = req->claim_recent();
+  engine_->appendAsync(std::move(a), [req, resp, reply = std::move(reply)](Result<AppendResult> r) {
+    if (r.ok()) {
+      resp->set_uidvalidity(r->uidvalidity);
+      resp->set_uid(r->uid);
+      resp->set_modseq(r->modseq);
+      resp->set_recent_from(r->recent_from);
+      resp->set_recent_to(r->recent_to);
+    }
+    setError(resp->mutable_error(), logged("append", req->user(), r.error()));
+    reply();
+  });
+}
+
+void StoreService::deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply) {
+  engine_->deliverAsync(strings(req->users()), req->mailbox(), std::move(*req->mutable_body()),
+                        [req, resp, reply = std::move(reply)](std::vector<Error> results) {
+                          for (size_t i = 0; i < results.size(); i++)
+                            setError(resp->add_results(), logged("deliver", req->users(int(i)), results[i]));
+                          reply();
+                        });
+}
+
+void StoreService::storeFlags(pb::StoreFlagsRequest* req, pb::StoreFlagsResponse* resp, Reply reply) {
+  StoreFlagsArgs a;
+  a.user = req->user();
+  a.mailbox_id = req->mailbox_id();
+  a.uids.assign(req->uids().begin(), req->uids().end());
+  a.op = req->op() == pb::ADD ? FlagOp::kAdd : req->op() == pb::REMOVE ? FlagOp::kRemove : FlagOp::kReplace;
+  a.flags = req->flags();
+  a.keywords = strings(req->keywords());
+  a.unchanged_since = req->unchanged_since();
+  engine_->storeFlagsAsync(std::move(a), [req, resp, reply = std::move(reply)](Result<StoreFlagsResult> r) {
+    if (r.ok()) {
+      for (const auto& m : r->changed) addMeta(m, resp->mutable_changed(), false);
+      for (const auto& k : r->keywords) resp->add_keywords(k);
+    }
+    setError(resp->mutable_error(), logged("store-flags", req->user(), r.error()));
+    reply();
+  });
+}
+
+void StoreService::expunge(pb::ExpungeRequest* req, pb::ExpungeResponse* resp, Reply reply) {
+  engine_->expungeAsync(req->user(), req->mailbox_id(), {req->uids().begin(), req->uids().end()},
+                        req->only_deleted(), [req, resp, reply = std::move(reply)](Result<ExpungeResult> r) {
+                          if (r.ok()) {
+                            for (uint32_t u : r->expunged) resp->add_expunged(u);
+                            resp->set_modseq(r->modseq);
+                          }
+                          setError(resp->mutable_error(), logged("expunge", req->user(), r.error()));
+                          reply();
+                        });
+}
+
 grpc::Status StoreService::Ping(Ctx*, const pb::PingRequest*, pb::PingResponse* resp) {
   resp->set_pid(uint64_t(getpid()));
   resp->set_started(uint64_t(started_));
@@ -294,36 +375,6 @@ grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb
   return grpc::Status::OK;
 }
 
-grpc::Status StoreService::Append(Ctx*, const pb::AppendRequest* req, pb::AppendResponse* resp) {
-  AppendArgs a;
-  a.user = req->user();
-  a.mailbox = req->mailbox();
-  a.flags = req->flags();
-  a.keywords = strings(req->keywords());
-  a.internaldate = req->internaldate();
-  a.tzoffset = req->tzoffset();
-  a.body = req->body();
-  a.claim_recent = req->claim_recent();
-  auto r = engine_->append(a);
-  if (r.ok()) {
-    resp->set_uidvalidity(r->uidvalidity);
-    resp->set_uid(r->uid);
-    resp->set_modseq(r->modseq);
-    resp->set_recent_from(r->recent_from);
-    resp->set_recent_to(r->recent_to);
-  }
-  setError(resp->mutable_error(), logged("append", req->user(), r.error()));
-  return grpc::Status::OK;
-}
-
-grpc::Status StoreService::Deliver(Ctx*, const pb::DeliverRequest* req, pb::DeliverResponse* resp) {
-  auto users = strings(req->users());
-  auto results = engine_->deliver(users, req->mailbox(), req->body());
-  for (size_t i = 0; i < results.size(); i++)
-    setError(resp->add_results(), logged("deliver", users[i], results[i]));
-  return grpc::Status::OK;
-}
-
 grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* req,
                                        grpc::ServerWriter<pb::BodyChunk>* writer) {
   uint32_t chunk = req->chunk_size() == 0 ? kDefaultChunk : std::clamp<uint32_t>(req->chunk_size(), 1024, kMaxChunk);
@@ -413,35 +464,6 @@ grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* r
   // The last batch goes out with the call's status in one write (WriteLast):
   // one wake-up fewer per call, most of all for the one-message FETCHes.
   if (batch) writer->WriteLast(*batch, grpc::WriteOptions());
-  return grpc::Status::OK;
-}
-
-grpc::Status StoreService::StoreFlags(Ctx*, const pb::StoreFlagsRequest* req, pb::StoreFlagsResponse* resp) {
-  StoreFlagsArgs a;
-  a.user = req->user();
-  a.mailbox_id = req->mailbox_id();
-  a.uids.assign(req->uids().begin(), req->uids().end());
-  a.op = req->op() == pb::ADD ? FlagOp::kAdd : req->op() == pb::REMOVE ? FlagOp::kRemove : FlagOp::kReplace;
-  a.flags = req->flags();
-  a.keywords = strings(req->keywords());
-  a.unchanged_since = req->unchanged_since();
-  auto r = engine_->storeFlags(a);
-  if (r.ok()) {
-    for (const auto& m : r->changed) addMeta(m, resp->mutable_changed(), false);
-    for (const auto& k : r->keywords) resp->add_keywords(k);
-  }
-  setError(resp->mutable_error(), logged("store-flags", req->user(), r.error()));
-  return grpc::Status::OK;
-}
-
-grpc::Status StoreService::Expunge(Ctx*, const pb::ExpungeRequest* req, pb::ExpungeResponse* resp) {
-  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
-  auto r = engine_->expunge(req->user(), req->mailbox_id(), uids, req->only_deleted());
-  if (r.ok()) {
-    for (uint32_t u : r->expunged) resp->add_expunged(u);
-    resp->set_modseq(r->modseq);
-  }
-  setError(resp->mutable_error(), logged("expunge", req->user(), r.error()));
   return grpc::Status::OK;
 }
 

@@ -1,12 +1,15 @@
 #pragma once
 // The gRPC face of the store: translates postern.store.v1 messages to
-// StoreEngine calls and back. Synchronous service: each call runs on a gRPC
-// thread and blocks on the engine (writes until their group commit lands).
+// StoreEngine calls and back. The writes Append, Deliver, StoreFlags and
+// Expunge are asynchronous methods (async_calls.h: answered from the writer
+// thread when their commit lands; addAsync() registers them); every other
+// call runs on a thread of the sync server's pool and blocks on the engine.
 // Application errors travel in the response's `error`, never as gRPC status;
 // every failed call is logged with its error.
 #include <atomic>
 #include <cstdint>
 
+#include "async_calls.h"
 #include "store.grpc.pb.h"
 #include "store_engine.h"
 #include "store_locks.h"
@@ -15,13 +18,19 @@ namespace postern::stored {
 
 namespace pb = postern::store::v1;
 
-class StoreService final : public pb::Store::Service {
+using StoreServiceBase = pb::Store::WithAsyncMethod_Append<pb::Store::WithAsyncMethod_Deliver<
+    pb::Store::WithAsyncMethod_StoreFlags<pb::Store::WithAsyncMethod_Expunge<pb::Store::Service>>>>;
+
+class StoreService final : public StoreServiceBase {
  public:
   // `engine` must outlive the service.
   explicit StoreService(StoreEngine* engine);
 
   // Makes running Watch streams return within their poll interval.
   void shutdown() { stopping_ = true; }
+  // The asynchronous methods; `calls` must be added to the server builder
+  // (AsyncCalls::addTo) and started after BuildAndStart.
+  void addAsync(AsyncCalls& calls);
 
   using Ctx = grpc::ServerContext;
   grpc::Status Ping(Ctx*, const pb::PingRequest*, pb::PingResponse*) override;
@@ -44,11 +53,7 @@ class StoreService final : public pb::Store::Service {
   grpc::Status Subscribe(Ctx*, const pb::SubscribeRequest*, pb::SimpleResponse*) override;
   grpc::Status ListSubscriptions(Ctx*, const pb::ListSubscriptionsRequest*, pb::ListSubscriptionsResponse*) override;
   grpc::Status SelectMailbox(Ctx*, const pb::MailboxRequest*, pb::SelectMailboxResponse*) override;
-  grpc::Status Append(Ctx*, const pb::AppendRequest*, pb::AppendResponse*) override;
-  grpc::Status Deliver(Ctx*, const pb::DeliverRequest*, pb::DeliverResponse*) override;
   grpc::Status FetchBodies(Ctx*, const pb::FetchBodiesRequest*, grpc::ServerWriter<pb::BodyChunk>*) override;
-  grpc::Status StoreFlags(Ctx*, const pb::StoreFlagsRequest*, pb::StoreFlagsResponse*) override;
-  grpc::Status Expunge(Ctx*, const pb::ExpungeRequest*, pb::ExpungeResponse*) override;
   grpc::Status SearchText(Ctx*, const pb::SearchTextRequest*, pb::SearchTextResponse*) override;
   grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
   grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
@@ -66,6 +71,12 @@ class StoreService final : public pb::Store::Service {
   grpc::Status SetClockOffset(Ctx*, const pb::SetClockOffsetRequest*, pb::SimpleResponse*) override;
 
  private:
+  using Reply = std::function<void()>;
+  void append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply);
+  void deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply);
+  void storeFlags(pb::StoreFlagsRequest* req, pb::StoreFlagsResponse* resp, Reply reply);
+  void expunge(pb::ExpungeRequest* req, pb::ExpungeResponse* resp, Reply reply);
+
   StoreEngine* engine_;
   int64_t started_;
   std::atomic<bool> stopping_{false};

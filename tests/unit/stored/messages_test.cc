@@ -1,8 +1,11 @@
 // Append, select, flags, expunge, copy/move, deliver, fetch integrity.
 #include <zlib.h>
 
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <map>
+#include <thread>
 
 #include "bodystructure.h"
 #include "keys.h"
@@ -71,6 +74,100 @@ TEST_CASE("append refuses bodies over the size limit") {
   CHECK((*s)->append(a).error().code == ErrorCode::kTooBig);
   a.body = std::string(10, 'x');
   CHECK((*s)->append(a).ok());
+}
+
+TEST_CASE("async writes: done after the commit on the writer thread; refusals and shutdown at once") {
+  Fixture f;
+  const auto caller = std::this_thread::get_id();
+  uint32_t id = f.mailboxId("INBOX");
+  // Each done records its thread and whether the write is visible to a new
+  // reader by then (it must be: done comes after the commit).
+  struct Seen {
+    std::thread::id thread;
+    bool visible = false;
+    Error error;
+  };
+  auto wait = [](std::promise<Seen>& p) {
+    auto fut = p.get_future();
+    REQUIRE(fut.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    return fut.get();
+  };
+  std::promise<Seen> p1;
+  AppendArgs a;
+  a.user = "alice";
+  a.mailbox = "INBOX";
+  a.body = "Subject: x\r\n\r\nasync\r\n";
+  f.store->appendAsync(a, [&](Result<AppendResult> r) {
+    Seen s{std::this_thread::get_id(), false, r.error()};
+    if (r.ok()) s.visible = f.store->selectMailbox("alice", "INBOX")->messages.size() == 1 && r->uid == 1;
+    p1.set_value(s);
+  });
+  auto s1 = wait(p1);
+  CHECK(s1.error.ok());
+  CHECK(s1.visible);
+  CHECK(s1.thread != caller);
+
+  std::promise<Seen> p2;
+  StoreFlagsArgs sf;
+  sf.user = "alice";
+  sf.mailbox_id = id;
+  sf.uids = {1, 1, 99};  // duplicates and unknown uids are ignored
+  sf.op = FlagOp::kAdd;
+  sf.flags = flag::kSeen;
+  f.store->storeFlagsAsync(sf, [&](Result<StoreFlagsResult> r) {
+    Seen s{std::this_thread::get_id(), false, r.error()};
+    if (r.ok())
+      s.visible = r->changed.size() == 1 && f.store->selectMailbox("alice", "INBOX")->messages[0].flags == flag::kSeen;
+    p2.set_value(s);
+  });
+  auto s2 = wait(p2);
+  CHECK(s2.error.ok());
+  CHECK(s2.visible);
+  CHECK(s2.thread != caller);
+
+  std::promise<Seen> p3;
+  f.store->deliverAsync({"alice", "nobody"}, "", "Subject: d\r\n\r\nd\r\n", [&](std::vector<Error> r) {
+    Seen s{std::this_thread::get_id(), false, {}};
+    s.visible = r.size() == 2 && r[0].ok() && r[1].code == ErrorCode::kNotFound &&
+                f.store->selectMailbox("alice", "INBOX")->messages.size() == 2;
+    p3.set_value(s);
+  });
+  auto s3 = wait(p3);
+  CHECK(s3.visible);
+  CHECK(s3.thread != caller);
+
+  std::promise<Seen> p4;
+  f.store->expungeAsync("alice", id, {1}, false, [&](Result<ExpungeResult> r) {
+    Seen s{std::this_thread::get_id(), false, r.error()};
+    if (r.ok()) s.visible = r->expunged == std::vector<uint32_t>{1} && f.uidsOf("INBOX") == std::vector<uint32_t>{2};
+    p4.set_value(s);
+  });
+  auto s4 = wait(p4);
+  CHECK(s4.error.ok());
+  CHECK(s4.visible);
+
+  // Refused arguments: answered at once, on the caller's thread.
+  std::thread::id refused_on;
+  Error refused;
+  AppendArgs bad = a;
+  bad.user = "";
+  f.store->appendAsync(bad, [&](Result<AppendResult> r) {
+    refused_on = std::this_thread::get_id();
+    refused = r.error();
+  });
+  CHECK(refused_on == caller);
+  CHECK(refused.code == ErrorCode::kBadArgs);
+
+  // A closed store: kUnavailable at once, nothing queued.
+  f.store->close();
+  refused = {};
+  refused_on = {};
+  f.store->storeFlagsAsync(sf, [&](Result<StoreFlagsResult> r) {
+    refused_on = std::this_thread::get_id();
+    refused = r.error();
+  });
+  CHECK(refused_on == caller);
+  CHECK(refused.code == ErrorCode::kUnavailable);
 }
 
 TEST_CASE("store flags: add/remove/replace; modseq only moves on a real change") {

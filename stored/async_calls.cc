@@ -1,0 +1,52 @@
+#include "async_calls.h"
+
+#include <pthread.h>
+
+namespace postern::stored {
+
+AsyncCalls::~AsyncCalls() { stop(); }
+
+void AsyncCalls::addTo(grpc::ServerBuilder& builder, int threads) {
+  for (int i = 0; i < std::max(1, threads); i++) cqs_.push_back(builder.AddCompletionQueue());
+}
+
+void AsyncCalls::start() {
+  for (auto& cq : cqs_) {
+    for (auto& m : methods_) m->listen(cq.get());
+    threads_.emplace_back([this, q = cq.get()] { run(q); });
+  }
+}
+
+void AsyncCalls::run(grpc::ServerCompletionQueue* cq) {
+  pthread_setname_np(pthread_self(), "store-async");
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) static_cast<Tag*>(tag)->proceed(ok);
+}
+
+void AsyncCalls::began() {
+  std::lock_guard lk(mu_);
+  in_engine_++;
+}
+
+void AsyncCalls::replied() {
+  std::lock_guard lk(mu_);
+  if (--in_engine_ == 0) cv_.notify_all();
+}
+
+void AsyncCalls::stop() {
+  {
+    std::unique_lock lk(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    // Every call handed to the engine is answered (the engine is still
+    // open): only then may the queues shut down, as no tag may be queued
+    // on a queue after its Shutdown.
+    cv_.wait(lk, [&] { return in_engine_ == 0; });
+  }
+  for (auto& cq : cqs_) cq->Shutdown();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace postern::stored
