@@ -1,12 +1,14 @@
 #pragma once
-// The store's hot writes (Append, Deliver, StoreFlags, Expunge) served on
-// gRPC's asynchronous API: a few threads, one completion queue each, take
-// each call, hand it to the engine's ...Async form and go on; the writer
-// thread hands the response back to gRPC once the group commit landed. No
-// thread waits for a commit, so none is woken for it (the sync server parked
-// one pool thread per write in flight and woke it after the commit: two
-// context switches per call, and a pool of a hundred threads polling one
-// queue). The other methods stay on the sync server's pool.
+// The store's hot calls served on gRPC's asynchronous API: a thread per
+// core, one completion queue each. The writes (Append, Deliver, StoreFlags,
+// Expunge) are handed to the engine's ...Async form and the thread goes on;
+// the writer thread hands the response back to gRPC once the group commit
+// landed. No thread waits for a commit, so none is woken for it (the sync
+// server parked one pool thread per write in flight and woke it after the
+// commit: two context switches per call, and a pool of a hundred threads
+// polling one queue). FetchBodies streams from a source that makes one
+// batch each time gRPC has sent the previous one (fetch_stream.h), on the
+// queue's thread. The other methods stay on the sync server's pool.
 //
 // Life cycle: addTo(builder) before BuildAndStart, start() after it; stop()
 // after Server::Shutdown (it waits for the calls still in the engine, then
@@ -38,6 +40,21 @@ class AsyncCalls {
     Handle handle;
   };
 
+  // A server-streaming method: `start` makes the call's source of stream
+  // messages, asked for the next one each time gRPC has sent the previous
+  // (see FetchStream::next: nullptr when nothing is left; *last set on the
+  // final one, which goes out with the status). Sources run on the queue's
+  // thread and must not block.
+  template <class Req, class Msg>
+  struct Streamed {
+    using Request = std::function<void(grpc::ServerContext*, Req*, grpc::ServerAsyncWriter<Msg>*,
+                                       grpc::ServerCompletionQueue*, void* tag)>;
+    using Source = std::function<const Msg*(bool* last)>;
+    using Start = std::function<Source(Req* req)>;
+    Request request;
+    Start start;
+  };
+
   AsyncCalls() = default;
   ~AsyncCalls();  // stop()
   AsyncCalls(const AsyncCalls&) = delete;
@@ -47,7 +64,12 @@ class AsyncCalls {
   void addTo(grpc::ServerBuilder& builder, int threads);
   template <class Req, class Resp>
   void add(Unary<Req, Resp> method) {
-    methods_.push_back(std::make_unique<Method<Req, Resp>>(this, std::move(method)));
+    methods_.push_back(std::make_unique<Method<Unary<Req, Resp>, Call<Req, Resp>>>(this, std::move(method)));
+  }
+  template <class Req, class Msg>
+  void add(Streamed<Req, Msg> method) {
+    methods_.push_back(
+        std::make_unique<Method<Streamed<Req, Msg>, StreamCall<Req, Msg>>>(this, std::move(method)));
   }
   // After BuildAndStart: asks for the first call of each method on each
   // queue and starts the threads.
@@ -64,10 +86,12 @@ class AsyncCalls {
     virtual ~MethodBase() = default;
     virtual void listen(grpc::ServerCompletionQueue* cq) = 0;
   };
-  template <class Req, class Resp>
+  template <class Def, class CallT>
   struct Method;
   template <class Req, class Resp>
   class Call;
+  template <class Req, class Msg>
+  class StreamCall;
 
   void began();
   void replied();
@@ -87,7 +111,8 @@ class AsyncCalls {
 template <class Req, class Resp>
 class AsyncCalls::Call final : public Tag {
  public:
-  Call(Method<Req, Resp>* m, grpc::ServerCompletionQueue* cq) : m_(m), cq_(cq), responder_(&ctx_) {
+  using M = Method<Unary<Req, Resp>, Call>;
+  Call(M* m, grpc::ServerCompletionQueue* cq) : m_(m), cq_(cq), responder_(&ctx_) {
     m_->def.request(&ctx_, &req_, &responder_, cq_, this);
   }
   void proceed(bool ok) override {
@@ -96,7 +121,7 @@ class AsyncCalls::Call final : public Tag {
       return;
     }
     handled_ = true;
-    Method<Req, Resp>* m = m_;
+    M* m = m_;
     grpc::ServerCompletionQueue* cq = cq_;
     AsyncCalls* owner = m->owner;
     owner->began();
@@ -112,7 +137,7 @@ class AsyncCalls::Call final : public Tag {
   }
 
  private:
-  Method<Req, Resp>* m_;
+  M* m_;
   grpc::ServerCompletionQueue* cq_;
   grpc::ServerContext ctx_;
   Req req_;
@@ -121,12 +146,69 @@ class AsyncCalls::Call final : public Tag {
   bool handled_ = false;
 };
 
-template <class Req, class Resp>
+// One call of a server-streaming method: waiting, then writing one stream
+// message at a time, then finishing.
+template <class Req, class Msg>
+class AsyncCalls::StreamCall final : public Tag {
+ public:
+  using M = Method<Streamed<Req, Msg>, StreamCall>;
+  StreamCall(M* m, grpc::ServerCompletionQueue* cq) : m_(m), cq_(cq), writer_(&ctx_) {
+    m_->def.request(&ctx_, &req_, &writer_, cq_, this);
+  }
+  void proceed(bool ok) override {
+    switch (state_) {
+      case kWaiting:
+        if (!ok) break;  // the server is shutting down
+        source_ = m_->def.start(&req_);
+        m_->listen(cq_);
+        step();
+        return;
+      case kWriting:
+        if (ok) {
+          step();
+        } else {  // the client is gone: end the call
+          state_ = kFinishing;
+          writer_.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client gone"), this);
+        }
+        return;
+      case kFinishing:
+        break;
+    }
+    delete this;
+  }
+
+ private:
+  void step() {
+    bool last = true;
+    const Msg* msg = source_(&last);
+    if (!msg) {
+      state_ = kFinishing;
+      writer_.Finish(grpc::Status::OK, this);
+    } else if (last) {  // the last message and the status in one write
+      state_ = kFinishing;
+      writer_.WriteAndFinish(*msg, grpc::WriteOptions(), grpc::Status::OK, this);
+    } else {
+      state_ = kWriting;
+      writer_.Write(*msg, this);
+    }
+  }
+
+  enum State { kWaiting, kWriting, kFinishing };
+  M* m_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext ctx_;
+  Req req_;
+  grpc::ServerAsyncWriter<Msg> writer_;
+  typename Streamed<Req, Msg>::Source source_;
+  State state_ = kWaiting;
+};
+
+template <class Def, class CallT>
 struct AsyncCalls::Method final : MethodBase {
-  Method(AsyncCalls* o, Unary<Req, Resp> d) : owner(o), def(std::move(d)) {}
-  void listen(grpc::ServerCompletionQueue* cq) override { new Call<Req, Resp>(this, cq); }
+  Method(AsyncCalls* o, Def d) : owner(o), def(std::move(d)) {}
+  void listen(grpc::ServerCompletionQueue* cq) override { new CallT(this, cq); }
   AsyncCalls* owner;
-  Unary<Req, Resp> def;
+  Def def;
 };
 
 }  // namespace postern::stored

@@ -5,32 +5,12 @@
 #include <chrono>
 #include <ctime>
 
+#include "fetch_stream.h"
 #include "log.h"
+#include "service_errors.h"
 
 namespace postern::stored {
 namespace {
-
-constexpr uint32_t kDefaultChunk = 64 * 1024;
-constexpr uint32_t kMaxChunk = 4 * 1024 * 1024;
-constexpr uint32_t kMaxBatch = 1024 * 1024;
-
-void setError(pb::Error* out, const Error& e) {
-  out->set_code(static_cast<pb::ErrorCode>(static_cast<int>(e.code)));
-  out->set_message(e.message);
-}
-
-// Logs a failed operation; returns `e` for chaining.
-const Error& logged(const char* op, const std::string& user, const Error& e) {
-  if (!e.ok()) {
-    auto level = e.code == ErrorCode::kInternal || e.code == ErrorCode::kCorrupt ||
-                         e.code == ErrorCode::kUnavailable
-                     ? log::Level::kError
-                     : log::Level::kInfo;
-    log::write(level, "store operation failed",
-               {{"op", op}, {"user", user}, {"error", std::string(errorName(e.code))}, {"detail", e.message}});
-  }
-  return e;
-}
 
 void toProto(const MailboxInfo& m, pb::Mailbox* out) {
   out->set_id(m.id);
@@ -112,6 +92,12 @@ void StoreService::addAsync(AsyncCalls& calls) {
   calls.add(AsyncCalls::Unary<pb::ExpungeRequest, pb::ExpungeResponse>{
       [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestExpunge(ctx, req, w, cq, cq, tag); },
       [this](auto* req, auto* resp, Reply reply) { expunge(req, resp, std::move(reply)); }});
+  calls.add(AsyncCalls::Streamed<pb::FetchBodiesRequest, pb::BodyChunk>{
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestFetchBodies(ctx, req, w, cq, cq, tag); },
+      [this](pb::FetchBodiesRequest* req) {
+        auto stream = std::make_shared<FetchStream>(engine_, *req);
+        return [stream](bool* last) { return stream->next(last); };
+      }});
 }
 
 // The writes: each handed to the engine, answered from its `done` (on the
@@ -372,98 +358,6 @@ grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb
     }
   }
   setError(resp->mutable_error(), logged("select-mailbox", req->user(), r.error()));
-  return grpc::Status::OK;
-}
-
-grpc::Status StoreService::FetchBodies(Ctx* ctx, const pb::FetchBodiesRequest* req,
-                                       grpc::ServerWriter<pb::BodyChunk>* writer) {
-  uint32_t chunk = req->chunk_size() == 0 ? kDefaultChunk : std::clamp<uint32_t>(req->chunk_size(), 1024, kMaxChunk);
-  std::vector<uint32_t> uids(req->uids().begin(), req->uids().end());
-  bool with_structure = req->with_structure() || req->structure_only();
-  // Batching: several chunks per stream message (first inline, the rest in
-  // `more`) so that small messages do not each cost a wake-up in every thread.
-  const size_t batch_max =
-      req->max_batch_bytes() == 0 ? 0 : std::clamp<uint32_t>(req->max_batch_bytes(), 1024, kMaxBatch);
-  // The batch and its chunks live in an arena, emptied after each write: no
-  // malloc / free per chunk (a FETCH of BODYSTRUCTURE sends 100,000 small
-  // ones).
-  google::protobuf::Arena arena;
-  pb::BodyChunk* batch = nullptr;
-  size_t batch_bytes = 0;
-  auto flush = [&]() -> bool {
-    if (!batch) return true;
-    bool ok = writer->Write(*batch);
-    batch = nullptr;
-    batch_bytes = 0;
-    arena.Reset();
-    return ok;
-  };
-  // A chunk to fill: the batch itself, or the next of its `more`.
-  auto next = [&]() -> pb::BodyChunk* {
-    if (!batch) return batch = google::protobuf::Arena::CreateMessage<pb::BodyChunk>(&arena);
-    return batch->add_more();
-  };
-  // After filling a chunk: counts it, writes the batch when full.
-  auto filled = [&](const pb::BodyChunk& c) -> bool {
-    batch_bytes += c.data().size() + c.structure().size() + c.imap().size() + 32;
-    return batch_max == 0 || batch_bytes >= batch_max ? flush() : true;
-  };
-  // Room for `n` more bytes, or the batch goes first.
-  auto room = [&](size_t n) -> bool {
-    return batch && batch_max != 0 && batch_bytes + n + 32 > batch_max ? flush() : true;
-  };
-  // A gone client is noticed by the next Write failing (every batch_max
-  // bytes at most). IsCancelled() is not asked: it plucks the call's
-  // completion queue, a futex round trip in the sync server (once per
-  // message it was most of this call's CPU; once per 64, still 1,500 per
-  // 100,000 messages).
-  auto on_message = [&](uint32_t uid, Result<StoreEngine::Fetched> msg) -> bool {
-    if (!msg.ok()) {
-      logged("fetch-body", req->user(), msg.error());
-      if (!room(msg.error().message.size())) return false;
-      pb::BodyChunk* c = next();
-      c->set_uid(uid);
-      setError(c->mutable_error(), msg.error());
-      c->set_last(true);
-      return filled(*c);
-    }
-    std::string_view data = msg->body;  // cut to the header block by the engine when header_only
-    size_t off = 0;
-    do {
-      size_t n = std::min<size_t>(chunk, data.size() - off);
-      if (!room(n + (off == 0 ? msg->structure.size() + msg->imap.size() : 0))) return false;  // client gone
-      pb::BodyChunk* c = next();
-      c->set_uid(uid);
-      if (off == 0 && with_structure) {
-        c->set_structure(std::move(msg->structure));
-        c->set_imap(std::move(msg->imap));
-      }
-      c->set_total_size(data.size());
-      c->set_offset(off);
-      c->set_data(data.data() + off, n);
-      off += n;
-      c->set_last(off >= data.size());
-      if (!filled(*c)) return false;  // client gone
-    } while (off < data.size());
-    return true;
-  };
-  Error e = engine_->fetchMessages(req->user(), req->mailbox_id(), uids, !req->structure_only(), on_message,
-                                   req->header_only(), req->imap_parts());
-  if (!e.ok()) {
-    // The mailbox itself is unusable: every uid gets the error.
-    logged("fetch-bodies", req->user(), e);
-    for (uint32_t uid : uids) {
-      if (!room(e.message.size())) break;
-      pb::BodyChunk* c = next();
-      c->set_uid(uid);
-      c->set_last(true);
-      setError(c->mutable_error(), e);
-      if (!filled(*c)) break;
-    }
-  }
-  // The last batch goes out with the call's status in one write (WriteLast):
-  // one wake-up fewer per call, most of all for the one-message FETCHes.
-  if (batch) writer->WriteLast(*batch, grpc::WriteOptions());
   return grpc::Status::OK;
 }
 

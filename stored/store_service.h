@@ -1,9 +1,11 @@
 #pragma once
 // The gRPC face of the store: translates postern.store.v1 messages to
 // StoreEngine calls and back. The writes Append, Deliver, StoreFlags and
-// Expunge are asynchronous methods (async_calls.h: answered from the writer
-// thread when their commit lands; addAsync() registers them); every other
-// call runs on a thread of the sync server's pool and blocks on the engine.
+// Expunge and the stream FetchBodies are asynchronous methods (async_calls.h:
+// writes answered from the writer thread when their commit lands, FetchBodies
+// one batch at a time from a FetchStream; addAsync() registers them); every
+// other call runs on a thread of the sync server's pool and blocks on the
+// engine.
 // Application errors travel in the response's `error`, never as gRPC status;
 // every failed call is logged with its error.
 #include <atomic>
@@ -18,8 +20,9 @@ namespace postern::stored {
 
 namespace pb = postern::store::v1;
 
-using StoreServiceBase = pb::Store::WithAsyncMethod_Append<pb::Store::WithAsyncMethod_Deliver<
-    pb::Store::WithAsyncMethod_StoreFlags<pb::Store::WithAsyncMethod_Expunge<pb::Store::Service>>>>;
+using StoreServiceBase = pb::Store::WithAsyncMethod_Append<
+    pb::Store::WithAsyncMethod_Deliver<pb::Store::WithAsyncMethod_StoreFlags<
+        pb::Store::WithAsyncMethod_Expunge<pb::Store::WithAsyncMethod_FetchBodies<pb::Store::Service>>>>>;
 
 class StoreService final : public StoreServiceBase {
  public:
@@ -53,7 +56,6 @@ class StoreService final : public StoreServiceBase {
   grpc::Status Subscribe(Ctx*, const pb::SubscribeRequest*, pb::SimpleResponse*) override;
   grpc::Status ListSubscriptions(Ctx*, const pb::ListSubscriptionsRequest*, pb::ListSubscriptionsResponse*) override;
   grpc::Status SelectMailbox(Ctx*, const pb::MailboxRequest*, pb::SelectMailboxResponse*) override;
-  grpc::Status FetchBodies(Ctx*, const pb::FetchBodiesRequest*, grpc::ServerWriter<pb::BodyChunk>*) override;
   grpc::Status SearchText(Ctx*, const pb::SearchTextRequest*, pb::SearchTextResponse*) override;
   grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
   grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
