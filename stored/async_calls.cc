@@ -24,6 +24,29 @@ void AsyncCalls::run(grpc::ServerCompletionQueue* cq) {
   while (cq->Next(&tag, &ok)) static_cast<Tag*>(tag)->proceed(ok);
 }
 
+void AsyncCalls::offload(std::function<void()> work) {
+  std::lock_guard lk(mu_);
+  slow_queue_.push_back(std::move(work));
+  if (slow_threads_.empty()) {
+    for (int i = 0; i < kSlowThreads; i++) {
+      slow_threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "store-slow");
+        std::unique_lock lk(mu_);
+        for (;;) {
+          slow_cv_.wait(lk, [&] { return slow_stop_ || !slow_queue_.empty(); });
+          if (slow_queue_.empty()) return;  // stopping, nothing left
+          auto w = std::move(slow_queue_.front());
+          slow_queue_.pop_front();
+          lk.unlock();
+          w();
+          lk.lock();
+        }
+      });
+    }
+  }
+  slow_cv_.notify_one();
+}
+
 void AsyncCalls::began() {
   std::lock_guard lk(mu_);
   in_engine_++;
@@ -43,7 +66,11 @@ void AsyncCalls::stop() {
     // open): only then may the queues shut down, as no tag may be queued
     // on a queue after its Shutdown.
     cv_.wait(lk, [&] { return in_engine_ == 0; });
+    slow_stop_ = true;  // its queue is empty: every offloaded call has replied
   }
+  slow_cv_.notify_all();
+  for (auto& t : slow_threads_) t.join();
+  slow_threads_.clear();
   for (auto& cq : cqs_) cq->Shutdown();
   for (auto& t : threads_) t.join();
   threads_.clear();

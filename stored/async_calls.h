@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -74,6 +75,11 @@ class AsyncCalls {
   // After BuildAndStart: asks for the first call of each method on each
   // queue and starts the threads.
   void start();
+  // Runs `work` on one of kSlowThreads threads kept for work too long for a
+  // queue's thread (parsing a message of megabytes would hold up every call
+  // waiting on that queue). Only from a handler, before its reply.
+  void offload(std::function<void()> work);
+  static constexpr int kSlowThreads = 2;
   // After Server::Shutdown. Idempotent.
   void stop();
 
@@ -104,6 +110,11 @@ class AsyncCalls {
   std::condition_variable cv_;
   size_t in_engine_ = 0;  // calls handed over and not replied yet
   bool stopped_ = false;
+  // offload(): started on first use, ended by stop().
+  std::vector<std::thread> slow_threads_;
+  std::deque<std::function<void()>> slow_queue_;
+  std::condition_variable slow_cv_;
+  bool slow_stop_ = false;
 };
 
 // One call of a unary method: waiting for gRPC to bring it, then handled,

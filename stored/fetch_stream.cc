@@ -69,7 +69,7 @@ pb::BodyChunk* FetchStream::chunk() {
 }
 
 bool FetchStream::filled(const pb::BodyChunk& c) {
-  batch_bytes_ += c.data().size() + c.structure().size() + c.imap().size() + 32;
+  batch_bytes_ += cost(c.data().size() + c.structure().size() + c.imap().size());
   return batch_max_ != 0 && batch_bytes_ < batch_max_;
 }
 

@@ -48,8 +48,11 @@ class FetchStream {
   postern::store::v1::BodyChunk* chunk();  // the batch, or the next of its `more`
   // Counts a filled chunk; false when the batch is full now.
   bool filled(const postern::store::v1::BodyChunk& c);
-  // Room for a chunk of `n` more bytes in a batch holding something.
-  bool room(size_t n) const { return !batch_ || batch_max_ == 0 ? !batch_ : batch_bytes_ + n + 32 <= batch_max_; }
+  // What a chunk of `n` bytes of data, structure and renderings counts
+  // against the batch size (the rest of the chunk: uid, offsets, framing).
+  static size_t cost(size_t n) { return n + 32; }
+  // Room in the batch for a chunk of `n` more bytes (an empty batch always has).
+  bool room(size_t n) const { return !batch_ || (batch_max_ != 0 && batch_bytes_ + cost(n) <= batch_max_); }
 
   StoreEngine* engine_;
   std::string user_;

@@ -80,6 +80,7 @@ pb::ChangeKind kindOf(Change::Kind k) {
 StoreService::StoreService(StoreEngine* engine) : engine_(engine), started_(int64_t(time(nullptr))) {}
 
 void StoreService::addAsync(AsyncCalls& calls) {
+  calls_ = &calls;
   calls.add(AsyncCalls::Unary<pb::AppendRequest, pb::AppendResponse>{
       [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestAppend(ctx, req, w, cq, cq, tag); },
       [this](auto* req, auto* resp, Reply reply) { append(req, resp, std::move(reply)); }});
@@ -103,7 +104,21 @@ void StoreService::addAsync(AsyncCalls& calls) {
 // The writes: each handed to the engine, answered from its `done` (on the
 // writer thread once the commit landed). `req` and `resp` live in the call
 // until the reply.
+// A message is parsed before it is queued for the writer (bodyExtras): a
+// large one on a thread of its own, not on the queue's.
 void StoreService::append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply) {
+  if (req->body().size() > kInlineParseMax && calls_)
+    return calls_->offload([this, req, resp, reply] { appendNow(req, resp, reply); });
+  appendNow(req, resp, std::move(reply));
+}
+
+void StoreService::deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply) {
+  if (req->body().size() > kInlineParseMax && calls_)
+    return calls_->offload([this, req, resp, reply] { deliverNow(req, resp, reply); });
+  deliverNow(req, resp, std::move(reply));
+}
+
+void StoreService::appendNow(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply) {
   AppendArgs a;
   a.user = req->user();
   a.mailbox = req->mailbox();
@@ -126,7 +141,7 @@ void StoreService::append(pb::AppendRequest* req, pb::AppendResponse* resp, Repl
   });
 }
 
-void StoreService::deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply) {
+void StoreService::deliverNow(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply) {
   engine_->deliverAsync(strings(req->users()), req->mailbox(), std::move(*req->mutable_body()),
                         [req, resp, reply = std::move(reply)](std::vector<Error> results) {
                           for (size_t i = 0; i < results.size(); i++)

@@ -75,11 +75,17 @@ class StoreService final : public StoreServiceBase {
  private:
   using Reply = std::function<void()>;
   void append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply);
+  void appendNow(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply);
   void deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply);
+  void deliverNow(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply);
   void storeFlags(pb::StoreFlagsRequest* req, pb::StoreFlagsResponse* resp, Reply reply);
   void expunge(pb::ExpungeRequest* req, pb::ExpungeResponse* resp, Reply reply);
 
+  // Messages larger than this are parsed on AsyncCalls::offload's threads.
+  static constexpr size_t kInlineParseMax = 1 << 20;
+
   StoreEngine* engine_;
+  AsyncCalls* calls_ = nullptr;  // addAsync's
   int64_t started_;
   std::atomic<bool> stopping_{false};
   LockTable locks_;

@@ -259,8 +259,36 @@ TEST_CASE("service: concurrent writes on the async methods are each answered onc
       }
     });
   }
+  // Meanwhile messages over a megabyte: parsed on the offload threads.
+  std::string big(1500000, 'b');
+  for (size_t i = 0; i < big.size(); i += 80) big.replace(i, 2, "\r\n");
+  big = "Subject: big\r\n\r\n" + big;
+  REQUIRE(s.engine->addUser("bigone", "pw").ok());
+  for (int i = 0; i < 3; i++) {
+    grpc::ClientContext c;
+    v1::AppendRequest ap;
+    ap.set_user("bigone");
+    ap.set_mailbox("INBOX");
+    ap.set_body(big);
+    v1::AppendResponse r;
+    REQUIRE(s.stub->Append(&c, ap, &r).ok());
+    CHECK(r.error().code() == v1::OK);
+    CHECK(r.uid() == uint32_t(2 * i + 1));  // each append is followed by a delivery
+    grpc::ClientContext c2;
+    v1::DeliverRequest dr;
+    dr.add_users("bigone");
+    dr.set_body(big);
+    v1::DeliverResponse drr;
+    REQUIRE(s.stub->Deliver(&c2, dr, &drr).ok());
+    REQUIRE(drr.results_size() == 1);
+    CHECK(drr.results(0).code() == v1::OK);
+  }
   for (auto& th : threads) th.join();
   CHECK(failures == 0);
+  auto bigbox = s.engine->getMailbox("bigone", "INBOX");
+  REQUIRE(bigbox.ok());
+  CHECK(bigbox->messages == 6);
+  CHECK(bigbox->size == 6 * big.size());
   // Per user: 50 distinct uids 1..50, each thread's ascending.
   for (int u = 0; u < 4; u++) {
     std::vector<uint32_t> all;
