@@ -7,14 +7,14 @@ namespace postern::stored {
 AsyncCalls::~AsyncCalls() { stop(); }
 
 void AsyncCalls::addTo(grpc::ServerBuilder& builder, int threads) {
-  for (int i = 0; i < std::max(1, threads); i++) cqs_.push_back(builder.AddCompletionQueue());
+  cq_ = builder.AddCompletionQueue();
+  nthreads_ = std::max(1, threads);
 }
 
 void AsyncCalls::start() {
-  for (auto& cq : cqs_) {
-    for (auto& m : methods_) m->listen(cq.get());
-    threads_.emplace_back([this, q = cq.get()] { run(q); });
-  }
+  if (!cq_) return;
+  for (auto& m : methods_) m->listen(cq_.get());
+  for (int i = 0; i < nthreads_; i++) threads_.emplace_back([this] { run(cq_.get()); });
 }
 
 void AsyncCalls::run(grpc::ServerCompletionQueue* cq) {
@@ -71,7 +71,7 @@ void AsyncCalls::stop() {
   slow_cv_.notify_all();
   for (auto& t : slow_threads_) t.join();
   slow_threads_.clear();
-  for (auto& cq : cqs_) cq->Shutdown();
+  if (cq_) cq_->Shutdown();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }

@@ -1,6 +1,8 @@
 #pragma once
-// The store's hot calls served on gRPC's asynchronous API: a thread per
-// core, one completion queue each. The writes (Append, Deliver, StoreFlags,
+// The store's hot calls served on gRPC's asynchronous API: one completion
+// queue, a thread per core taking calls from it (one queue for all: a
+// thread that reads a call from the connections returns it itself, no
+// hand-off; 8 queues of a thread each measured no better). The writes (Append, Deliver, StoreFlags,
 // Expunge) are handed to the engine's ...Async form and the thread goes on;
 // the writer thread hands the response back to gRPC once the group commit
 // landed. No thread waits for a commit, so none is woken for it (the sync
@@ -61,7 +63,8 @@ class AsyncCalls {
   AsyncCalls(const AsyncCalls&) = delete;
   AsyncCalls& operator=(const AsyncCalls&) = delete;
 
-  // Before BuildAndStart: `threads` completion queues (at least 1).
+  // Before BuildAndStart: the completion queue, and how many threads will
+  // take calls from it (at least 1).
   void addTo(grpc::ServerBuilder& builder, int threads);
   template <class Req, class Resp>
   void add(Unary<Req, Resp> method) {
@@ -76,8 +79,8 @@ class AsyncCalls {
   // queue and starts the threads.
   void start();
   // Runs `work` on one of kSlowThreads threads kept for work too long for a
-  // queue's thread (parsing a message of megabytes would hold up every call
-  // waiting on that queue). Only from a handler, before its reply.
+  // queue thread (parsing a message of megabytes would hold up the calls
+  // waiting for a queue thread). Only from a handler, before its reply.
   void offload(std::function<void()> work);
   static constexpr int kSlowThreads = 2;
   // After Server::Shutdown. Idempotent.
@@ -103,7 +106,8 @@ class AsyncCalls {
   void replied();
   void run(grpc::ServerCompletionQueue* cq);
 
-  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  int nthreads_ = 1;
   std::vector<std::unique_ptr<MethodBase>> methods_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
@@ -136,15 +140,14 @@ class AsyncCalls::Call final : public Tag {
     grpc::ServerCompletionQueue* cq = cq_;
     AsyncCalls* owner = m->owner;
     owner->began();
-    // The finish tag comes back on this queue, whose only thread is this
-    // one: `this` lives on at least until proceed() returns.
+    // The reply may come (and the finish tag be taken by another thread,
+    // deleting this call) before handle() returns: nothing of `this` is
+    // touched after it.
     m->def.handle(&req_, &resp_, [this, owner] {
       responder_.Finish(resp_, grpc::Status::OK, this);
       owner->replied();
     });
-    // Asked for only now: while this thread is busy with a large message,
-    // the next call of the method goes to another queue.
-    m->listen(cq);
+    m->listen(cq);  // the next call of this method
   }
 
  private:
@@ -189,6 +192,8 @@ class AsyncCalls::StreamCall final : public Tag {
   }
 
  private:
+  // Starts the next write or the finish: the last thing done with `this`
+  // before its tag comes back (to any of the queue's threads).
   void step() {
     bool last = true;
     const Msg* msg = source_(&last);
