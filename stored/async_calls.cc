@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include "log.h"
+
 namespace postern::stored {
 
 AsyncCalls::~AsyncCalls() { stop(); }
@@ -38,13 +40,29 @@ void AsyncCalls::offload(std::function<void()> work) {
           auto w = std::move(slow_queue_.front());
           slow_queue_.pop_front();
           lk.unlock();
-          w();
+          try {
+            w();
+          } catch (const std::exception& e) {  // the work replies itself (see the service)
+            log::error("offloaded store call failed", {{"error", e.what()}});
+          }
           lk.lock();
         }
       });
     }
   }
   slow_cv_.notify_one();
+}
+
+bool AsyncCalls::enter() {
+  std::lock_guard lk(mu_);
+  if (stopping_) return false;
+  busy_++;
+  return true;
+}
+
+void AsyncCalls::leave() {
+  std::lock_guard lk(mu_);
+  if (--busy_ == 0) cv_.notify_all();
 }
 
 void AsyncCalls::began() {
@@ -62,10 +80,11 @@ void AsyncCalls::stop() {
     std::unique_lock lk(mu_);
     if (stopped_) return;
     stopped_ = true;
-    // Every call handed to the engine is answered (the engine is still
-    // open): only then may the queues shut down, as no tag may be queued
-    // on a queue after its Shutdown.
-    cv_.wait(lk, [&] { return in_engine_ == 0; });
+    stopping_ = true;  // tags taken from here on only delete their calls
+    // No thread starting an operation and every call handed to the engine
+    // answered (the engine is still open): only then may the queue shut
+    // down, as no operation may be started on a queue after its Shutdown.
+    cv_.wait(lk, [&] { return busy_ == 0 && in_engine_ == 0; });
     slow_stop_ = true;  // its queue is empty: every offloaded call has replied
   }
   slow_cv_.notify_all();

@@ -1,9 +1,9 @@
 #pragma once
 // The store's hot calls served on gRPC's asynchronous API: one completion
-// queue, a thread per core taking calls from it (one queue for all: a
-// thread that reads a call from the connections returns it itself, no
-// hand-off; 8 queues of a thread each measured no better). The writes (Append, Deliver, StoreFlags,
-// Expunge) are handed to the engine's ...Async form and the thread goes on;
+// queue, a thread per core taking calls from it (a thread that reads a call
+// from the connections can return it itself; a queue per thread measured no
+// better). The writes (Append, Deliver, StoreFlags, Expunge) are handed to
+// the engine's ...Async form and the thread goes on;
 // the writer thread hands the response back to gRPC once the group commit
 // landed. No thread waits for a commit, so none is woken for it (the sync
 // server parked one pool thread per write in flight and woke it after the
@@ -13,8 +13,11 @@
 // queue's thread. The other methods stay on the sync server's pool.
 //
 // Life cycle: addTo(builder) before BuildAndStart, start() after it; stop()
-// after Server::Shutdown (it waits for the calls still in the engine, then
-// drains and joins the threads).
+// after Server::Shutdown: from then on no operation is started on the queue;
+// it waits for the queue threads at work and the calls still in the engine
+// (whose replies start their last operation), then shuts the queue down,
+// drains it and joins the threads. Handlers and sources may throw: the call
+// ends with INTERNAL.
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
@@ -75,8 +78,8 @@ class AsyncCalls {
     methods_.push_back(
         std::make_unique<Method<Streamed<Req, Msg>, StreamCall<Req, Msg>>>(this, std::move(method)));
   }
-  // After BuildAndStart: asks for the first call of each method on each
-  // queue and starts the threads.
+  // After BuildAndStart: asks for the first call of each method and starts
+  // the threads.
   void start();
   // Runs `work` on one of kSlowThreads threads kept for work too long for a
   // queue thread (parsing a message of megabytes would hold up the calls
@@ -102,6 +105,10 @@ class AsyncCalls {
   template <class Req, class Msg>
   class StreamCall;
 
+  // A queue thread working on a call (starting operations on the queue):
+  // false once stop() has begun. leave() when done.
+  bool enter();
+  void leave();
   void began();
   void replied();
   void run(grpc::ServerCompletionQueue* cq);
@@ -113,6 +120,8 @@ class AsyncCalls {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t in_engine_ = 0;  // calls handed over and not replied yet
+  size_t busy_ = 0;       // queue threads between enter() and leave()
+  bool stopping_ = false;  // stop() has begun: no operation is started any more
   bool stopped_ = false;
   // offload(): started on first use, ended by stop().
   std::vector<std::thread> slow_threads_;
@@ -131,23 +140,34 @@ class AsyncCalls::Call final : public Tag {
     m_->def.request(&ctx_, &req_, &responder_, cq_, this);
   }
   void proceed(bool ok) override {
-    if (handled_ || !ok) {  // finished, or the server is shutting down
+    // Finished; or the server is shutting down; or stop() has begun: then
+    // nothing more is started on the queue.
+    if (handled_ || !ok || !m_->owner->enter()) {
       delete this;
       return;
     }
     handled_ = true;
     M* m = m_;
-    grpc::ServerCompletionQueue* cq = cq_;
     AsyncCalls* owner = m->owner;
+    m->listen(cq_);  // the next call of this method: any queue thread takes it meanwhile
     owner->began();
     // The reply may come (and the finish tag be taken by another thread,
     // deleting this call) before handle() returns: nothing of `this` is
-    // touched after it.
-    m->def.handle(&req_, &resp_, [this, owner] {
-      responder_.Finish(resp_, grpc::Status::OK, this);
-      owner->replied();
-    });
-    m->listen(cq);  // the next call of this method
+    // touched after it. The reply happens once, whoever calls it first.
+    auto replied = std::make_shared<std::atomic<bool>>(false);
+    try {
+      m->def.handle(&req_, &resp_, [this, owner, replied] {
+        if (replied->exchange(true)) return;
+        responder_.Finish(resp_, grpc::Status::OK, this);
+        owner->replied();
+      });
+    } catch (const std::exception& e) {  // e.g. bad_alloc before the engine took the call
+      if (!replied->exchange(true)) {
+        responder_.FinishWithError(grpc::Status(grpc::StatusCode::INTERNAL, e.what()), this);
+        owner->replied();
+      }
+    }
+    owner->leave();
   }
 
  private:
@@ -170,25 +190,31 @@ class AsyncCalls::StreamCall final : public Tag {
     m_->def.request(&ctx_, &req_, &writer_, cq_, this);
   }
   void proceed(bool ok) override {
-    switch (state_) {
-      case kWaiting:
-        if (!ok) break;  // the server is shutting down
-        source_ = m_->def.start(&req_);
-        m_->listen(cq_);
-        step();
-        return;
-      case kWriting:
-        if (ok) {
-          step();
-        } else {  // the client is gone: end the call
-          state_ = kFinishing;
-          writer_.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client gone"), this);
-        }
-        return;
-      case kFinishing:
-        break;
+    AsyncCalls* owner = m_->owner;
+    // Finished; or never started (shutting down); or stop() has begun.
+    if (state_ == kFinishing || (state_ == kWaiting && !ok) || !owner->enter()) {
+      delete this;
+      return;
     }
-    delete this;
+    if (state_ == kWaiting) {
+      m_->listen(cq_);
+      try {
+        source_ = m_->def.start(&req_);
+        step();
+      } catch (const std::exception& e) {
+        fail(e);
+      }
+    } else if (ok) {
+      try {
+        step();
+      } catch (const std::exception& e) {
+        fail(e);
+      }
+    } else {  // the client is gone: end the call
+      state_ = kFinishing;
+      writer_.Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client gone"), this);
+    }
+    owner->leave();  // `this` may be gone already
   }
 
  private:
@@ -207,6 +233,11 @@ class AsyncCalls::StreamCall final : public Tag {
       state_ = kWriting;
       writer_.Write(*msg, this);
     }
+  }
+  // The source threw (before starting an operation): the call ends with INTERNAL.
+  void fail(const std::exception& e) {
+    state_ = kFinishing;
+    writer_.Finish(grpc::Status(grpc::StatusCode::INTERNAL, e.what()), this);
   }
 
   enum State { kWaiting, kWriting, kFinishing };

@@ -306,7 +306,13 @@ void StoreEngine::writerLoop() {
     }
     writes_ += batch.size();
     hub_->publish(std::move(changes));
-    for (size_t i = 0; i < batch.size(); i++) batch[i]->done(std::move(results[i]));
+    for (size_t i = 0; i < batch.size(); i++) {
+      try {
+        batch[i]->done(std::move(results[i]));
+      } catch (const std::exception& ex) {  // a reply that could not be built; the write stands
+        log::error("write done failed", {{"error", ex.what()}});
+      }
+    }
   }
 }
 

@@ -52,6 +52,7 @@ struct EngineOptions {
   size_t max_subscriptions = 10000;  // per user
   size_t list_cache_bytes = 64u << 20;  // SELECT's lists of large mailboxes (list_cache.h); 0 = off
   size_t list_cache_min_messages = 1024;  // shorter lists are read each time
+  size_t recent_kept = 10000;  // mailboxes with unsaved \Recent claims before they are saved (claimRecent)
 };
 
 struct UserSummary {
@@ -148,17 +149,19 @@ class StoreEngine {
   // Claims are kept in memory, not written at once: a claim is one read
   // transaction, never a queued write behind deliveries (it sits between a
   // delivery and every IDLE session's EXISTS). They reach the mailbox
-  // record (recent_uid) at close() and whenever more than kRecentKept
-  // mailboxes hold unsaved claims; after a crash, messages claimed since
+  // record (recent_uid) at close() and whenever more than
+  // EngineOptions::recent_kept mailboxes hold unsaved claims (a save queued,
+  // never waited for: the writer thread claims for appendAsync); after a crash, messages claimed since
   // may be shown as \Recent once more (RFC 3501 2.3.2 asks no more).
   // With `up_to` set, only uids below it: the claim of a session that knows
   // the mailbox only so far (SELECT's snapshot, the session's own APPEND);
   // later messages are claimed by whoever hears of them first.
   Result<std::pair<uint32_t, uint32_t>> claimRecent(const std::string& user, uint32_t mailbox_id,
                                                     uint32_t up_to = 0);
-  // Writes the unsaved claims into the mailbox records (one write).
+  // Writes the unsaved claims into the mailbox records (one write); the
+  // async form does not wait (see the ...Async forms below).
   Error persistRecent();
-  static constexpr size_t kRecentKept = 10000;
+  void persistRecentAsync(std::function<void(Error)> done);
 
   // ---- messages ----
   // The writes below come in two forms: one that returns once the write's
@@ -166,6 +169,8 @@ class StoreEngine {
   // `done` then, on the writer thread (so `done` must be quick: the gRPC
   // service only hands the response to gRPC), or at once on the caller's
   // thread when the arguments are refused or the store is shutting down.
+  // They call `done` exactly once, or throw (bad_alloc, before anything is
+  // queued) and never call it.
   template <class T>
   using Done = std::function<void(Result<T>)>;
   Result<AppendResult> append(const AppendArgs& args);

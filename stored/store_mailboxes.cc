@@ -278,24 +278,31 @@ Result<std::pair<uint32_t, uint32_t>> StoreEngine::claimRecent(const std::string
     range = {from, to};
     kept = recent_.size();
   }
-  if (kept > kRecentKept && !recent_flushing_.exchange(true)) {
-    Error e = persistRecent();
-    if (!e.ok()) log::warn("cannot save \\Recent claims", {{"error", e.message}});
-    recent_flushing_ = false;
+  if (kept > opts_.recent_kept && !recent_flushing_.exchange(true)) {
+    // Queued, not waited for: the caller may be the writer thread itself
+    // (appendAsync's claim runs in its done).
+    persistRecentAsync([this](Error e) {
+      if (!e.ok()) log::warn("cannot save \\Recent claims", {{"error", e.message}});
+      recent_flushing_ = false;
+    });
   }
   return range;
 }
 
 Error StoreEngine::persistRecent() {
-  std::unordered_map<uint32_t, RecentClaim> claims;
+  return waitFor<Error>([&](auto done) { persistRecentAsync(std::move(done)); });
+}
+
+void StoreEngine::persistRecentAsync(WriteDone done) {
+  auto claims = std::make_shared<std::unordered_map<uint32_t, RecentClaim>>();
   {
     std::lock_guard lk(recent_mu_);
-    claims = recent_;
+    *claims = recent_;
   }
-  if (claims.empty()) return {};
-  const Dbs& d = *dbs_;
-  Error err = runWrite([&](MDB_txn* t, std::vector<Change>*) -> Error {
-    for (const auto& [id, c] : claims) {
+  if (claims->empty()) return done({});
+  auto write = [this, claims](MDB_txn* t, std::vector<Change>*) -> Error {
+    const Dbs& d = *dbs_;
+    for (const auto& [id, c] : *claims) {
       auto mb = loadMailboxById(t, d, c.user_id, id);
       if (!mb.ok()) {
         if (mb.error().code == ErrorCode::kNotFound) continue;  // deleted meanwhile
@@ -306,13 +313,16 @@ Error StoreEngine::persistRecent() {
       if (auto e = saveMailbox(t, d, *mb); !e.ok()) return e;
     }
     return {};
+  };
+  runWriteAsync(std::move(write), [this, claims, done = std::move(done)](Error err) {
+    if (err.ok()) {
+      // Committed: an entry not claimed further since is in its record now.
+      std::lock_guard lk(recent_mu_);
+      for (const auto& [id, c] : *claims)
+        if (auto it = recent_.find(id); it != recent_.end() && it->second.next_uid <= c.next_uid) recent_.erase(it);
+    }
+    done(std::move(err));
   });
-  if (!err.ok()) return err;
-  // Committed: an entry not claimed further since is in its record now.
-  std::lock_guard lk(recent_mu_);
-  for (const auto& [id, c] : claims)
-    if (auto it = recent_.find(id); it != recent_.end() && it->second.next_uid <= c.next_uid) recent_.erase(it);
-  return {};
 }
 
 Result<SelectedMailbox> StoreEngine::selectMailbox(const std::string& user, const std::string& mailbox) {

@@ -106,15 +106,36 @@ void StoreService::addAsync(AsyncCalls& calls) {
 // until the reply.
 // A message is parsed before it is queued for the writer (bodyExtras): a
 // large one on a thread of its own, not on the queue's.
+// An exception there (bad_alloc) comes before the engine took the call (the
+// ...Async forms call done or throw, never both): the call is answered with
+// an internal error. On a queue thread AsyncCalls does that; here, off it.
 void StoreService::append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply) {
-  if (req->body().size() > kInlineParseMax && calls_)
-    return calls_->offload([this, req, resp, reply] { appendNow(req, resp, reply); });
+  if (req->body().size() > kInlineParseMax && calls_) {
+    return calls_->offload([this, req, resp, reply] {
+      try {
+        appendNow(req, resp, reply);
+      } catch (const std::exception& e) {
+        setError(resp->mutable_error(), logged("append", req->user(), Error{ErrorCode::kInternal, e.what()}));
+        reply();
+      }
+    });
+  }
   appendNow(req, resp, std::move(reply));
 }
 
 void StoreService::deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply) {
-  if (req->body().size() > kInlineParseMax && calls_)
-    return calls_->offload([this, req, resp, reply] { deliverNow(req, resp, reply); });
+  if (req->body().size() > kInlineParseMax && calls_) {
+    return calls_->offload([this, req, resp, reply] {
+      try {
+        deliverNow(req, resp, reply);
+      } catch (const std::exception& e) {
+        Error err{ErrorCode::kInternal, e.what()};
+        resp->clear_results();
+        for (const auto& u : req->users()) setError(resp->add_results(), logged("deliver", u, err));
+        reply();
+      }
+    });
+  }
   deliverNow(req, resp, std::move(reply));
 }
 

@@ -671,6 +671,45 @@ TEST_CASE("\\Recent: a claim writes nothing; claims are saved by persistRecent()
   CHECK(f.store->getMailbox("alice", "INBOX")->recent == 0);
 }
 
+TEST_CASE("\\Recent: more mailboxes with claims than kept queue a save, also from the writer's own claim") {
+  TempDir dir;
+  EngineOptions o = testOptions(dir.path);
+  o.recent_kept = 2;
+  auto store = openEngine(o);
+  REQUIRE(store->addUser("alice", "pw").ok());
+  AppendArgs a;
+  a.user = "alice";
+  a.body = "x\r\n";
+  std::vector<uint32_t> ids;
+  for (const char* name : {"A", "B"}) {
+    REQUIRE(store->createMailbox("alice", name).ok());
+    a.mailbox = name;
+    REQUIRE(store->append(a).ok());
+    ids.push_back(store->getMailbox("alice", name)->id);
+    REQUIRE(store->claimRecent("alice", ids.back()).ok());  // two kept: no save yet
+  }
+  // APPEND's claim runs on the writer thread (appendAsync's done) and makes
+  // three: it must queue the save, not wait for the writer (itself).
+  uint64_t commits = store->commitCount();
+  a.mailbox = "INBOX";
+  a.claim_recent = true;
+  auto fut = std::async(std::launch::async, [&] { return store->append(a); });
+  REQUIRE(fut.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  auto r = fut.get();
+  REQUIRE(r.ok());
+  CHECK(r->recent_from == 1);
+  CHECK(r->recent_to == 2);
+  // The append's commit, then the queued save's.
+  for (int i = 0; i < 2000 && store->commitCount() < commits + 2; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(store->commitCount() == commits + 2);
+  for (uint32_t id : ids) CHECK(store->claimRecent("alice", id)->first == store->claimRecent("alice", id)->second);
+  store->close();
+  store = openEngine(o);
+  CHECK(store->getMailbox("alice", "A")->recent == 0);
+  CHECK(store->getMailbox("alice", "INBOX")->recent == 0);
+}
+
 TEST_CASE("\\Recent: a claim up to a uid; APPEND claims for the appending session") {
   Fixture f;
   f.append("INBOX", "one\r\n");
