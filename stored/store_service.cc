@@ -79,20 +79,21 @@ pb::ChangeKind kindOf(Change::Kind k) {
 
 StoreService::StoreService(StoreEngine* engine) : engine_(engine), started_(int64_t(time(nullptr))) {}
 
+template <class Base, class Req, class Resp>
+void StoreService::addUnary(AsyncCalls& calls, RequestFn<Base, Req, Resp> request,
+                            void (StoreService::*handle)(Req*, Resp*, Reply)) {
+  calls.add(AsyncCalls::Unary<Req, Resp>{
+      [this, request](grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* w,
+                      grpc::ServerCompletionQueue* cq, void* tag) { (this->*request)(ctx, req, w, cq, cq, tag); },
+      [this, handle](Req* req, Resp* resp, Reply reply) { (this->*handle)(req, resp, std::move(reply)); }});
+}
+
 void StoreService::addAsync(AsyncCalls& calls) {
   calls_ = &calls;
-  calls.add(AsyncCalls::Unary<pb::AppendRequest, pb::AppendResponse>{
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestAppend(ctx, req, w, cq, cq, tag); },
-      [this](auto* req, auto* resp, Reply reply) { append(req, resp, std::move(reply)); }});
-  calls.add(AsyncCalls::Unary<pb::DeliverRequest, pb::DeliverResponse>{
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestDeliver(ctx, req, w, cq, cq, tag); },
-      [this](auto* req, auto* resp, Reply reply) { deliver(req, resp, std::move(reply)); }});
-  calls.add(AsyncCalls::Unary<pb::StoreFlagsRequest, pb::StoreFlagsResponse>{
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestStoreFlags(ctx, req, w, cq, cq, tag); },
-      [this](auto* req, auto* resp, Reply reply) { storeFlags(req, resp, std::move(reply)); }});
-  calls.add(AsyncCalls::Unary<pb::ExpungeRequest, pb::ExpungeResponse>{
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestExpunge(ctx, req, w, cq, cq, tag); },
-      [this](auto* req, auto* resp, Reply reply) { expunge(req, resp, std::move(reply)); }});
+  addUnary(calls, &StoreService::RequestAppend, &StoreService::append);
+  addUnary(calls, &StoreService::RequestDeliver, &StoreService::deliver);
+  addUnary(calls, &StoreService::RequestStoreFlags, &StoreService::storeFlags);
+  addUnary(calls, &StoreService::RequestExpunge, &StoreService::expunge);
   calls.add(AsyncCalls::Streamed<pb::FetchBodiesRequest, pb::BodyChunk>{
       [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) { RequestFetchBodies(ctx, req, w, cq, cq, tag); },
       [this](pb::FetchBodiesRequest* req) {

@@ -74,6 +74,13 @@ class StoreService final : public StoreServiceBase {
 
  private:
   using Reply = std::function<void()>;
+  // The generated Request<Method> of an async method.
+  template <class Base, class Req, class Resp>
+  using RequestFn = void (Base::*)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                                   grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+  // Registers a unary async method: gRPC's request for it and our handler.
+  template <class Base, class Req, class Resp>
+  void addUnary(AsyncCalls& calls, RequestFn<Base, Req, Resp> request, void (StoreService::*handle)(Req*, Resp*, Reply));
   void append(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply);
   void appendNow(pb::AppendRequest* req, pb::AppendResponse* resp, Reply reply);
   void deliver(pb::DeliverRequest* req, pb::DeliverResponse* resp, Reply reply);
