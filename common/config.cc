@@ -164,6 +164,12 @@ const std::vector<KeyDef>& keyTable() {
        "a message), so SELECT of a mailbox unchanged since it was last read skips reading every message "
        "record; least recently used first out. 0 = off. Needs a restart.",
        uintKey(0, 65536, [](Config& c, uint64_t v) { c.store_list_cache_mb = static_cast<uint32_t>(v); })},
+      {"store.write_ahead_mb", "32", "0-4096",
+       "How far stored keeps its file written (with zeros) past the end the store uses, while no write "
+       "is waiting, so that a commit overwrites blocks instead of growing the file (a growing file costs "
+       "each commit one more synchronous disk write). The disk space is taken in advance. 0 = off. "
+       "Needs a restart.",
+       uintKey(0, 4096, [](Config& c, uint64_t v) { c.store_write_ahead_mb = v; })},
       {"imap.listen", "127.0.0.1:1143", "list of host:port", "IMAP listeners; empty disables IMAP.",
        listenKey([](Config& c, std::vector<ListenAddr> v) { c.imap_listen = std::move(v); })},
       {"pop3.listen", "127.0.0.1:1110", "list of host:port", "POP3 listeners; empty disables POP3.",

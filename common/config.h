@@ -48,6 +48,7 @@ struct Config {
   uint64_t store_map_size_mb = 16384;
   uint32_t store_batch_max = 512;
   uint32_t store_list_cache_mb = 64;  // stored/list_cache.h; 0 = off
+  uint64_t store_write_ahead_mb = 32;  // stored/write_ahead.h; 0 = off
 
   std::vector<ListenAddr> imap_listen{{"127.0.0.1", 1143}};
   std::vector<ListenAddr> pop3_listen{{"127.0.0.1", 1110}};

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   opts.max_message_size = cfg->message_size_limit;
   opts.auth_cache_ttl_s = cfg->auth_cache_ttl_s;
   opts.list_cache_bytes = size_t(cfg->store_list_cache_mb) << 20;
+  opts.write_ahead_mb = cfg->store_write_ahead_mb;
   auto engine = stored::StoreEngine::open(opts);
   if (!engine.ok()) {
     log::error("cannot open store", {{"path", store_dir}, {"error", engine.error().message}});

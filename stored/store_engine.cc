@@ -1,6 +1,8 @@
 // Engine lifecycle, the group-commit writer and the user operations.
 #include "store_engine.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <future>
 #include <map>
@@ -176,6 +178,11 @@ Error StoreEngine::init() {
   }
   rc = mdb_txn_commit(t);
   if (rc != 0) return lmdbError(rc, "mdb_txn_commit");
+  MDB_stat st{};
+  if (mdb_env_stat(env_, &st) == 0) page_size_ = st.ms_psize;
+  mdb_filehandle_t fd = -1;
+  if (mdb_env_get_fd(env_, &fd) != 0) fd = -1;
+  write_ahead_ = std::make_unique<WriteAhead>(fd, opts_.write_ahead_mb << 20, opts_.map_size_mb << 20);
   writer_ = std::thread([this] { writerLoop(); });
   return {};
 }
@@ -249,8 +256,28 @@ void StoreEngine::runWriteAsync(WriteFn fn, WriteDone done) {
   cv_.notify_one();
 }
 
+StoreEngine::FileUse StoreEngine::fileUse() const {
+  FileUse u;
+  MDB_envinfo info{};
+  if (mdb_env_info(env_, &info) == 0) u.used = (uint64_t(info.me_last_pgno) + 1) * page_size_;
+  mdb_filehandle_t fd = -1;
+  struct stat sb{};
+  if (mdb_env_get_fd(env_, &fd) == 0 && fstat(fd, &sb) == 0) u.size = uint64_t(sb.st_size);
+  return u;
+}
+
+bool StoreEngine::idleStep() {
+  {
+    std::lock_guard lk(mu_);
+    if (!queue_.empty() || stopping_) return false;
+  }
+  return write_ahead_->step(fileUse().used);
+}
+
 void StoreEngine::writerLoop() {
   for (;;) {
+    while (idleStep()) {
+    }
     std::vector<std::shared_ptr<WriteOp>> batch;
     {
       std::unique_lock lk(mu_);

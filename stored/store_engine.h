@@ -33,6 +33,7 @@
 #include "change_hub.h"
 #include "error.h"
 #include "store_client.h"
+#include "write_ahead.h"
 
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;
@@ -53,6 +54,7 @@ struct EngineOptions {
   size_t list_cache_bytes = 64u << 20;  // SELECT's lists of large mailboxes (list_cache.h); 0 = off
   size_t list_cache_min_messages = 1024;  // shorter lists are read each time
   size_t recent_kept = 10000;  // mailboxes with unsaved \Recent claims before they are saved (claimRecent)
+  uint64_t write_ahead_mb = 32;  // the file kept written this far past its used end (write_ahead.h); 0 = off
 };
 
 struct UserSummary {
@@ -266,6 +268,13 @@ class StoreEngine {
   void setClockOffset(int64_t seconds) { clock_offset_ = seconds; }
 
   ChangeHub& changes() { return *hub_; }
+  // The bytes LMDB uses (its last page's end) and the file's size (more:
+  // written ahead, or pages freed at the end).
+  struct FileUse {
+    uint64_t used = 0;
+    uint64_t size = 0;
+  };
+  FileUse fileUse() const;
   uint64_t commitCount() const { return commits_.load(); }
   uint64_t writeCount() const { return writes_.load(); }
   // Verified-credential cache, and how many real password hashes
@@ -302,6 +311,9 @@ class StoreEngine {
   // The same without waiting: `done` gets the result (see WriteDone).
   void runWriteAsync(WriteFn fn, WriteDone done);
   void writerLoop();
+  // Between commits, while no write is queued: one step of write-ahead.
+  // True while there is more to do.
+  bool idleStep();
 
   EngineOptions opts_;
   MDB_env* env_ = nullptr;
@@ -314,6 +326,8 @@ class StoreEngine {
   bool stopping_ = false;
   bool closed_ = false;
   std::thread writer_;
+  std::unique_ptr<WriteAhead> write_ahead_;  // used by the writer thread only
+  uint64_t page_size_ = 4096;
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> writes_{0};
   std::mutex close_mu_;
