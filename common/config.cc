@@ -167,7 +167,8 @@ const std::vector<KeyDef>& keyTable() {
       {"store.write_ahead_mb", "32", "0-4096",
        "How far stored keeps its file written (with zeros) past the end the store uses, while no write "
        "is waiting, so that a commit overwrites blocks instead of growing the file (a growing file costs "
-       "each commit one more synchronous disk write). The disk space is taken in advance. 0 = off. "
+       "each commit one more synchronous disk write). The disk space is taken in advance, but never the "
+       "last 4 x this much of the file system. 0 = off. "
        "Needs a restart.",
        uintKey(0, 4096, [](Config& c, uint64_t v) { c.store_write_ahead_mb = v; })},
       {"imap.listen", "127.0.0.1:1143", "list of host:port", "IMAP listeners; empty disables IMAP.",

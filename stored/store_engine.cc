@@ -180,10 +180,26 @@ Error StoreEngine::init() {
   if (rc != 0) return lmdbError(rc, "mdb_txn_commit");
   MDB_stat st{};
   if (mdb_env_stat(env_, &st) == 0) page_size_ = st.ms_psize;
-  mdb_filehandle_t fd = -1;
-  if (mdb_env_get_fd(env_, &fd) != 0) fd = -1;
-  write_ahead_ = std::make_unique<WriteAhead>(fd, opts_.write_ahead_mb << 20, opts_.map_size_mb << 20);
-  writer_ = std::thread([this] { writerLoop(); });
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  WriteAhead::Options wa;
+  wa.path = opts_.path + "/data.mdb";
+  wa.ahead = opts_.write_ahead_mb << 20;
+  wa.limit = info.me_mapsize;
+  wa.page = page_size_;
+  wa.reserve = 4 * wa.ahead;
+  wa.on_synced = [this] {
+    {
+      std::lock_guard lk(mu_);
+      ahead_synced_ = true;
+    }
+    cv_.notify_all();
+  };
+  write_ahead_ = std::make_unique<WriteAhead>(std::move(wa));
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-writer");
+    writerLoop();
+  });
   return {};
 }
 
@@ -200,6 +216,7 @@ void StoreEngine::close() {
   }
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  write_ahead_.reset();  // its sync thread uses LMDB's descriptor
   hub_->close();
   std::unique_lock envlock(env_mu_);
   closed_ = true;
@@ -258,6 +275,8 @@ void StoreEngine::runWriteAsync(WriteFn fn, WriteDone done) {
 
 StoreEngine::FileUse StoreEngine::fileUse() const {
   FileUse u;
+  std::shared_lock lk(env_mu_);
+  if (!env_) return u;
   MDB_envinfo info{};
   if (mdb_env_info(env_, &info) == 0) u.used = (uint64_t(info.me_last_pgno) + 1) * page_size_;
   mdb_filehandle_t fd = -1;
@@ -266,22 +285,31 @@ StoreEngine::FileUse StoreEngine::fileUse() const {
   return u;
 }
 
-bool StoreEngine::idleStep() {
+WriteAhead::Step StoreEngine::idleStep() {
   {
     std::lock_guard lk(mu_);
-    if (!queue_.empty() || stopping_) return false;
+    if (!queue_.empty() || stopping_) return WriteAhead::Step::kDone;
   }
   return write_ahead_->step(fileUse().used);
 }
 
 void StoreEngine::writerLoop() {
   for (;;) {
-    while (idleStep()) {
+    WriteAhead::Step ahead;
+    while ((ahead = idleStep()) == WriteAhead::Step::kMore) {
     }
     std::vector<std::shared_ptr<WriteOp>> batch;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return !queue_.empty() || stopping_; });
+      auto ready = [&] { return !queue_.empty() || stopping_; };
+      if (ahead == WriteAhead::Step::kAfterSync) {
+        // Write-ahead goes on once its chunk is synced, unless a write comes.
+        cv_.wait(lk, [&] { return ready() || ahead_synced_; });
+      } else {
+        cv_.wait(lk, ready);
+      }
+      ahead_synced_ = false;
+      if (!ready()) continue;
       if (queue_.empty()) return;  // stopping and drained
       size_t n = std::min<size_t>(queue_.size(), std::max<uint32_t>(1, opts_.batch_max));
       for (size_t i = 0; i < n; i++) {

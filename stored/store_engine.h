@@ -312,8 +312,7 @@ class StoreEngine {
   void runWriteAsync(WriteFn fn, WriteDone done);
   void writerLoop();
   // Between commits, while no write is queued: one step of write-ahead.
-  // True while there is more to do.
-  bool idleStep();
+  WriteAhead::Step idleStep();
 
   EngineOptions opts_;
   MDB_env* env_ = nullptr;
@@ -327,11 +326,12 @@ class StoreEngine {
   bool closed_ = false;
   std::thread writer_;
   std::unique_ptr<WriteAhead> write_ahead_;  // used by the writer thread only
+  bool ahead_synced_ = false;  // under mu_: write-ahead's chunk synced (wakes the writer)
   uint64_t page_size_ = 4096;
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> writes_{0};
   std::mutex close_mu_;
-  std::shared_mutex env_mu_;  // shared by readers, exclusive for close
+  mutable std::shared_mutex env_mu_;  // shared by readers (and fileUse), exclusive for close
   std::atomic<int64_t> clock_offset_{0};
   // userSettingsSummary() cache; settings_gen_ moves at every settings change
   // or user deletion.

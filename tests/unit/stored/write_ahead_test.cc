@@ -2,11 +2,16 @@
 #include "write_ahead.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,93 +28,151 @@ namespace {
 constexpr uint64_t kKB = 1024;
 constexpr uint64_t kMB = 1024 * kKB;
 
-uint64_t sizeOf(int fd) {
-  struct stat sb{};
-  REQUIRE(fstat(fd, &sb) == 0);
-  return uint64_t(sb.st_size);
-}
+uint64_t sizeOf(const std::string& path) { return std::filesystem::file_size(path); }
 
-// A file of `used` bytes of 'x' (what LMDB uses) in `dir`.
-int usedFile(const std::string& dir, uint64_t used, int flags = O_RDWR) {
+// A file of `size` bytes of 'x' (what LMDB uses) in `dir`; its path.
+std::string usedFile(const std::string& dir, uint64_t size) {
   std::string path = dir + "/data";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
   REQUIRE(fd >= 0);
-  std::string x(used, 'x');
+  std::string x(size, 'x');
   REQUIRE(pwrite(fd, x.data(), x.size(), 0) == ssize_t(x.size()));
-  if (flags != O_RDWR) {
-    close(fd);
-    fd = open(path.c_str(), flags);
-    REQUIRE(fd >= 0);
-  }
-  return fd;
+  close(fd);
+  return path;
 }
 
-// Steps until step() asks for no more; how many steps wrote.
+std::string contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+WriteAhead::Options options(const std::string& path, uint64_t ahead, uint64_t limit = 64 * kMB) {
+  WriteAhead::Options o;
+  o.path = path;
+  o.ahead = ahead;
+  o.limit = limit;
+  return o;
+}
+
+// Steps, each chunk synced before the next, until step() is done; how many
+// steps were taken.
 int fill(WriteAhead& wa, uint64_t used) {
   int steps = 0;
-  while (wa.step(used)) {
+  for (;;) {
+    auto s = wa.step(used);
+    wa.flush();
     ++steps;
     REQUIRE(steps < 10000);
+    if (s == WriteAhead::Step::kDone) return steps;
   }
-  return steps + 1;
 }
 
 }  // namespace
 
-TEST_CASE("write-ahead: zeros past the used end, in chunks, nothing before it touched") {
+TEST_CASE("write-ahead: zeros past the used end, a chunk per step, nothing before it touched") {
   TempDir dir;
-  int fd = usedFile(dir.path, 8 * kKB);
-  WriteAhead wa(fd, 1 * kMB, 64 * kMB);
-  CHECK(fill(wa, 8 * kKB) == int(kMB / WriteAhead::kChunk));
-  CHECK(sizeOf(fd) == 8 * kKB + 1 * kMB);
-  std::string all(size_t(sizeOf(fd)), '?');
-  REQUIRE(pread(fd, all.data(), all.size(), 0) == ssize_t(all.size()));
+  std::string path = usedFile(dir.path, 8 * kKB);
+  std::atomic<int> synced{0};
+  auto o = options(path, 1 * kMB);
+  o.on_synced = [&] { ++synced; };
+  WriteAhead wa(o);
+  // While its chunk is not synced, a step only asks to be called again.
+  CHECK(wa.step(8 * kKB) == WriteAhead::Step::kAfterSync);
+  CHECK(wa.step(8 * kKB) == WriteAhead::Step::kAfterSync);
+  wa.flush();
+  CHECK(fill(wa, 8 * kKB) == int(kMB / WriteAhead::kChunk) - 1);
+  CHECK(wa.chunksSynced() == kMB / WriteAhead::kChunk);
+  CHECK(synced == int(kMB / WriteAhead::kChunk));
+  std::string all = contents(path);
+  CHECK(all.size() == 8 * kKB + 1 * kMB);
   CHECK(all.substr(0, 8 * kKB) == std::string(8 * kKB, 'x'));
   CHECK(all.find_first_not_of('\0', 8 * kKB) == std::string::npos);
-  close(fd);
 }
 
 TEST_CASE("write-ahead: refills only once less than half is left, up to the limit") {
   TempDir dir;
-  int fd = usedFile(dir.path, 4 * kKB);
-  WriteAhead wa(fd, 1 * kMB, 64 * kMB);
+  std::string path = usedFile(dir.path, 4 * kKB);
+  WriteAhead wa(options(path, 1 * kMB));
   fill(wa, 4 * kKB);
-  uint64_t end = sizeOf(fd);
+  uint64_t end = sizeOf(path);
   // More than half left: nothing written.
-  CHECK_FALSE(wa.step(end - 600 * kKB));
-  CHECK(sizeOf(fd) == end);
+  CHECK(WriteAhead::Step::kDone == wa.step(end - 600 * kKB));
+  CHECK(sizeOf(path) == end);
   // Less than half left: written up to `ahead` again.
   uint64_t used = end - 400 * kKB;
   fill(wa, used);
-  CHECK(sizeOf(fd) == used + 1 * kMB);
+  CHECK(sizeOf(path) == used + 1 * kMB);
   // LMDB grew the file itself past the target: nothing to do.
-  CHECK_FALSE(wa.step(sizeOf(fd) - 900 * kKB));
-  close(fd);
+  CHECK(WriteAhead::Step::kDone == wa.step(sizeOf(path) - 900 * kKB));
 
   TempDir dir2;
-  int fd2 = usedFile(dir2.path, 4 * kKB);
-  WriteAhead capped(fd2, 1 * kMB, 300 * kKB);
+  std::string path2 = usedFile(dir2.path, 4 * kKB);
+  WriteAhead capped(options(path2, 1 * kMB, 300 * kKB));
   fill(capped, 4 * kKB);
-  CHECK(sizeOf(fd2) == 300 * kKB);
-  CHECK_FALSE(capped.step(300 * kKB));
-  CHECK(sizeOf(fd2) == 300 * kKB);
-  close(fd2);
+  CHECK(sizeOf(path2) == 300 * kKB);
+  CHECK(WriteAhead::Step::kDone == capped.step(300 * kKB));
+  CHECK(sizeOf(path2) == 300 * kKB);
 }
 
-TEST_CASE("write-ahead: off, and a failed write pauses it without harm") {
+TEST_CASE("write-ahead: starts on a page past both the file's end and LMDB's") {
   TempDir dir;
-  int fd = usedFile(dir.path, 4 * kKB);
-  WriteAhead off(fd, 0, 64 * kMB);
-  CHECK_FALSE(off.step(4 * kKB));
-  CHECK(sizeOf(fd) == 4 * kKB);
-  close(fd);
+  // A file that ends inside a page (a chunk cut short by a crash).
+  std::string path = usedFile(dir.path, 5000);
+  WriteAhead wa(options(path, 1 * kMB));
+  fill(wa, 4096);
+  std::string all = contents(path);
+  CHECK(all.size() == 4096 + 1 * kMB);
+  CHECK(all.substr(0, 5000) == std::string(5000, 'x'));
+  CHECK(all.find_first_not_of('\0', 5000) == std::string::npos);
 
-  int ro = usedFile(dir.path, 4 * kKB, O_RDONLY);
-  WriteAhead wa(ro, 1 * kMB, 64 * kMB);
-  CHECK_FALSE(wa.step(4 * kKB));  // EBADF: logged, paused
-  CHECK_FALSE(wa.step(4 * kKB));  // paused: not tried again at once
-  CHECK(sizeOf(ro) == 4 * kKB);
-  close(ro);
+  // LMDB's end past the file's (its last pages freed before they were written).
+  TempDir dir2;
+  std::string path2 = usedFile(dir2.path, 4096);
+  WriteAhead wa2(options(path2, 1 * kMB));
+  fill(wa2, 64 * kKB);
+  CHECK(sizeOf(path2) == 64 * kKB + 1 * kMB);
+}
+
+TEST_CASE("write-ahead: off, no file, no room: nothing written") {
+  TempDir dir;
+  std::string path = usedFile(dir.path, 4 * kKB);
+  WriteAhead off(options(path, 0));
+  CHECK(WriteAhead::Step::kDone == off.step(4 * kKB));
+  WriteAhead nofile(options(dir.path, 1 * kMB));  // a directory: cannot be opened for writing
+  CHECK(WriteAhead::Step::kDone == nofile.step(4 * kKB));
+  auto o = options(path, 1 * kMB);
+  o.reserve = uint64_t(1) << 62;  // more than any disk has free
+  WriteAhead full(o);
+  CHECK(WriteAhead::Step::kDone == full.step(4 * kKB));
+  CHECK(sizeOf(path) == 4 * kKB);
+}
+
+TEST_CASE("write-ahead: a write cut short is given back, and write-ahead pauses") {
+  TempDir dir;
+  std::string path = usedFile(dir.path, 4 * kKB);
+  // The file may not grow past 100 KB: the chunk's write stops there (EFBIG
+  // instead of SIGXFSZ).
+  struct sigaction ign{}, old_sig{};
+  ign.sa_handler = SIG_IGN;
+  REQUIRE(sigaction(SIGXFSZ, &ign, &old_sig) == 0);
+  rlimit old_lim{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &old_lim) == 0);
+  rlimit lim = old_lim;
+  lim.rlim_cur = 100 * kKB;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  auto o = options(path, 1 * kMB);
+  o.retry_after = std::chrono::milliseconds(0);
+  WriteAhead wa(o);
+  auto first = wa.step(4 * kKB);
+  uint64_t size_then = sizeOf(path);
+  lim.rlim_cur = old_lim.rlim_cur;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+  REQUIRE(sigaction(SIGXFSZ, &old_sig, nullptr) == 0);
+  CHECK(first == WriteAhead::Step::kDone);
+  CHECK(size_then == 4 * kKB);  // the partial 96 KB cut off again
+  // Paused for 0 ms: the next step writes.
+  fill(wa, 4 * kKB);
+  CHECK(sizeOf(path) == 4 * kKB + 1 * kMB);
 }
 
 TEST_CASE("write-ahead: the engine keeps its file written ahead; the store reopens and reads back") {
