@@ -326,13 +326,17 @@ void StoreEngine::writerLoop() {
       log::error("write transaction failed", {{"error", err.message}});
       for (auto& r : results) r = err;
     } else {
+      // Each op runs in a nested txn so its failure rolls back only itself;
+      // a batch of one needs none: its failure aborts the whole txn.
+      const bool alone = batch.size() == 1;
       for (size_t i = 0; i < batch.size(); i++) {
-        // Each op runs in a nested txn so its failure rolls back only itself.
-        MDB_txn* child = nullptr;
-        rc = mdb_txn_begin(env_, parent, 0, &child);
-        if (rc != 0) {
-          results[i] = lmdbError(rc, "mdb_txn_begin nested");
-          continue;
+        MDB_txn* child = parent;
+        if (!alone) {
+          rc = mdb_txn_begin(env_, parent, 0, &child);
+          if (rc != 0) {
+            results[i] = lmdbError(rc, "mdb_txn_begin nested");
+            continue;
+          }
         }
         std::vector<Change> mine;
         try {
@@ -341,22 +345,26 @@ void StoreEngine::writerLoop() {
           results[i] = Error{ErrorCode::kInternal, std::string("write failed: ") + ex.what()};
         }
         if (results[i].ok()) {
-          rc = mdb_txn_commit(child);
+          rc = alone ? 0 : mdb_txn_commit(child);
           if (rc != 0) results[i] = lmdbError(rc, "mdb_txn_commit nested");
           else changes.insert(changes.end(), std::make_move_iterator(mine.begin()),
                               std::make_move_iterator(mine.end()));
-        } else {
+        } else if (!alone) {
           mdb_txn_abort(child);
         }
       }
-      rc = mdb_txn_commit(parent);  // fsyncs
-      commits_++;
-      if (rc != 0) {
-        Error err = lmdbError(rc, "mdb_txn_commit");
-        log::error("commit failed", {{"error", err.message}, {"writes", std::to_string(batch.size())}});
-        for (auto& r : results)
-          if (r.ok()) r = err;
-        changes.clear();
+      if (alone && !results[0].ok()) {
+        mdb_txn_abort(parent);  // nothing to commit
+      } else {
+        rc = mdb_txn_commit(parent);  // fsyncs
+        commits_++;
+        if (rc != 0) {
+          Error err = lmdbError(rc, "mdb_txn_commit");
+          log::error("commit failed", {{"error", err.message}, {"writes", std::to_string(batch.size())}});
+          for (auto& r : results)
+            if (r.ok()) r = err;
+          changes.clear();
+        }
       }
     }
     writes_ += batch.size();

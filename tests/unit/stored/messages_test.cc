@@ -45,7 +45,9 @@ TEST_CASE("append then select: ascending uids, uidnext, counters, modseq") {
   a.user = "alice";
   a.mailbox = "Nope";
   a.body = "x";
+  uint64_t commits = f.store->commitCount();
   CHECK(f.store->append(a).error().code == ErrorCode::kNotFound);
+  CHECK(f.store->commitCount() == commits);  // a lone failed write is aborted: no commit, no fsync
   a.mailbox = "INBOX";
   a.internaldate = 1000;
   a.tzoffset = -300;
