@@ -55,6 +55,7 @@ struct FetchJob {
   std::vector<bool> add_flags;  // per seq index: include FLAGS (\Seen was set)
   size_t failed = 0;
   ErrorCode fail_code = ErrorCode::kOk;
+  size_t next = 0;  // sendBodies: index in seqs of the message expected next
 };
 
 bool needsStructure(const imap::FetchRequest& r) {
@@ -210,8 +211,20 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
         Session& s = ctx->session();
         MailboxView* v = s.selected();
         if (s.closed() || !v) return true;
-        uint32_t seq = v->seqOf(uid);
-        if (seq == 0) return true;
+        // The store answers in the order asked: the next seq of the job is
+        // the likely one; otherwise search.
+        uint32_t seq = 0;
+        size_t idx = job->next;
+        if (idx < job->seqs.size()) {
+          uint32_t s = job->seqs[idx];
+          if (s >= 1 && s <= v->count() && v->at(s).uid == uid) seq = s;
+        }
+        if (seq == 0) {
+          seq = v->seqOf(uid);
+          if (seq == 0) return true;
+          idx = static_cast<size_t>(std::lower_bound(job->seqs.begin(), job->seqs.end(), seq) - job->seqs.begin());
+        }
+        job->next = idx + 1;
         if (!body.ok()) {
           ++job->failed;
           job->fail_code = body.error().code;
@@ -222,8 +235,6 @@ void sendBodies(std::shared_ptr<CommandContext> ctx, std::shared_ptr<FetchJob> j
                                                                      body.error().message}});
           return true;
         }
-        size_t idx = static_cast<size_t>(
-            std::lower_bound(job->seqs.begin(), job->seqs.end(), seq) - job->seqs.begin());
         bool add = idx < job->add_flags.size() && job->add_flags[idx];
         // Without stored structure the store sends the body even if not asked.
         const std::string* bytes = with_body || !body->body.empty() ? &body->body : nullptr;

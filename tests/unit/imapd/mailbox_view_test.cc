@@ -2,28 +2,13 @@
 #include <doctest/doctest.h>
 
 #include "mailbox_view.h"
+#include "view_util.h"
 
 using namespace postern;
 using namespace postern::imapd;
+using postern::imapd::test::box;
 
 namespace {
-
-SelectedMailbox box(std::initializer_list<uint32_t> uids) {
-  SelectedMailbox s;
-  s.mailbox.id = 7;
-  s.mailbox.name = "INBOX";
-  s.mailbox.uidvalidity = 100;
-  s.mailbox.uidnext = 1;
-  for (uint32_t u : uids) {
-    MessageMeta m;
-    m.uid = u;
-    m.modseq = u;
-    m.size = 10;
-    s.messages.push_back(m);
-    s.mailbox.uidnext = u + 1;
-  }
-  return s;
-}
 
 Change change(Change::Kind k, uint32_t uid, uint64_t modseq, uint64_t flags = 0) {
   Change c;
