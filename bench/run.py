@@ -132,6 +132,9 @@ class PosternServer:
                 "store.map_size_mb": "65536",
                 "licence.public_keys": key + ".pub",
                 "shutdown_grace_ms": "5000",
+                # A/B of a setting: POSTERN_EXTRA_CONFIG="store.write_ahead_mb=0,..."
+                **dict(kv.split("=", 1) for kv in
+                       os.environ.get("POSTERN_EXTRA_CONFIG", "").split(",") if "=" in kv),
             })
         self.app.start(timeout=30)
         self.app.ctl("licence", "install", os.path.join(self.keydir, "bench.lic"))
