@@ -45,11 +45,15 @@ Session::Session(Server& server, int fd, uint64_t conn, std::string peer, tls::S
       parser_(limitsFrom(server.runtime().config(), false)) {
   id_ = server.runtime().name() + "/" + std::to_string(conn);
   started_ = last_input_ = EventLoop::now();
+  ++alive_;
 }
 
 Session::~Session() {
   if (!closed_ && fd_ >= 0) close(fd_);
+  --alive_;
 }
+
+std::atomic<int> Session::alive_{0};
 
 WorkerRuntime& Session::runtime() { return server_.runtime(); }
 StoreClient& Session::store() { return server_.runtime().store(); }
@@ -546,9 +550,13 @@ void Session::finishClose() {
   fd_ = -1;
   if (timeout_timer_) runtime().loop().cancel(timeout_timer_);
   // Commands still waiting for the store hold the session, and it holds
-  // them: break the cycle (their callbacks see closed()).
+  // them: break the cycle (their callbacks see closed()). So do the
+  // callbacks a command left here (IDLE's DONE reader, a FETCH waiting
+  // for the output to drain).
   running_.clear();
   next_.reset();
+  raw_line_cb_ = nullptr;
+  drain_cb_ = nullptr;
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(EventLoop::now() - started_).count();
   log::info("disconnect", {{"session", id_}, {"user", user_}, {"ip", peer_},
                            {"duration_s", std::to_string(secs)}, {"in", std::to_string(bytes_in_)},

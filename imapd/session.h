@@ -11,6 +11,7 @@
 // later ones hold their output (bounded by the same back-pressure) until it
 // is their turn. A command that may not start yet waits, parsed, and
 // reading stops behind it (bounded memory).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -44,6 +45,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // plaintext connection from a trusted client.
   Session(Server& server, int fd, uint64_t conn, std::string peer, tls::Security sec = {});
   ~Session();
+  // Session objects in memory, closed or not (tests: a closed session must
+  // not be kept alive by a cycle of callbacks).
+  static int alive() { return alive_.load(); }
 
   void start();
   // Says `* BYE <text>` and closes once the output is flushed.
@@ -178,6 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint32_t interest_ = 0;
   std::function<void(std::string)> raw_line_cb_;
   std::function<void()> drain_cb_;
+  static std::atomic<int> alive_;
   std::unique_ptr<MailboxView> view_;
   EventLoop::TimerId timeout_timer_ = 0;
   std::chrono::steady_clock::time_point started_;

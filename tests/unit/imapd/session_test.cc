@@ -8,6 +8,7 @@
 #include <string>
 
 #include "imap_harness.h"
+#include "session.h"
 
 using namespace postern;
 using namespace postern::imapd::testing;
@@ -463,9 +464,11 @@ TEST_CASE("imap session: a client that goes away mid-command leaves nothing behi
       return 0;
     });
   }
-  for (int i = 0; i < 50 && w.onLoop([&] { return w.server->sessions(); }) != 0; ++i)
+  for (int i = 0; i < 50 && w.onLoop([&] { return w.server->sessions() + imapd::Session::alive(); }) != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(w.onLoop([&] { return w.server->sessions(); }) == 0);
+  // Not only forgotten by the server: gone (no cycle of callbacks keeps it).
+  CHECK(w.onLoop([&] { return imapd::Session::alive(); }) == 0);
 }
 
 TEST_CASE("imap session: DONE and the next command in one packet") {
