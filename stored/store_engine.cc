@@ -295,9 +295,7 @@ WriteAhead::Step StoreEngine::idleStep() {
 
 void StoreEngine::writerLoop() {
   for (;;) {
-    WriteAhead::Step ahead;
-    while ((ahead = idleStep()) == WriteAhead::Step::kMore) {
-    }
+    WriteAhead::Step ahead = idleStep();
     std::vector<std::shared_ptr<WriteOp>> batch;
     {
       std::unique_lock lk(mu_);

@@ -57,10 +57,10 @@ class WriteAhead {
 
   // used: the bytes LMDB uses ((last page + 1) x page size). Starts filling
   // once less than half of `ahead` is left, and fills up to `ahead` over
-  // several calls. Writes at most one chunk. kMore: more is wanted now;
-  // kAfterSync: more is wanted once the chunk written is synced (on_synced
-  // tells); kDone: nothing until LMDB's end moves.
-  enum class Step { kDone, kMore, kAfterSync };
+  // several calls. Writes at most one chunk. kAfterSync: more is wanted
+  // once the chunk written is synced (on_synced tells); kDone: nothing
+  // until LMDB's end moves.
+  enum class Step { kDone, kAfterSync };
   Step step(uint64_t used);
   // Waits until every chunk written is synced (tests).
   void flush();
