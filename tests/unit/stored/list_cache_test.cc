@@ -137,8 +137,7 @@ TEST_CASE("list cache: off, SELECT reads the records every time") {
   TempDir dir;
   EngineOptions o = testOptions(dir.path);
   o.list_cache_bytes = 0;
-  auto s = openEngine(o);
-  REQUIRE(s->addUser("alice", "pw").ok());
+  auto s = openWithAlice(o);
   REQUIRE(s->selectMailbox("alice", "INBOX").ok());
   REQUIRE(s->selectMailbox("alice", "INBOX").ok());
   CHECK(s->listCache().hits() == 0);

@@ -677,8 +677,7 @@ TEST_CASE("\\Recent: more mailboxes with claims than kept queue a save, also fro
   TempDir dir;
   EngineOptions o = testOptions(dir.path);
   o.recent_kept = 2;
-  auto store = openEngine(o);
-  REQUIRE(store->addUser("alice", "pw").ok());
+  auto store = openWithAlice(o);
   AppendArgs a;
   a.user = "alice";
   a.body = "x\r\n";

@@ -46,6 +46,13 @@ inline std::unique_ptr<StoreEngine> openEngine(const EngineOptions& o) {
   return std::move(*r);
 }
 
+// openEngine(o) with user alice (password "pw") added.
+inline std::unique_ptr<StoreEngine> openWithAlice(const EngineOptions& o) {
+  auto s = openEngine(o);
+  REQUIRE(s->addUser("alice", "pw").ok());
+  return s;
+}
+
 inline std::unique_ptr<StoreEngine> openEngine(const std::string& path, uint32_t batch_max = 512) {
   EngineOptions o = testOptions(path);
   o.batch_max = batch_max;

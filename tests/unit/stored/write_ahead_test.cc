@@ -183,8 +183,7 @@ TEST_CASE("write-ahead: the engine keeps its file written ahead; the store reope
   std::string body = "Subject: ahead\r\n\r\n" + std::string(100000, 'b') + "\r\n";
   std::vector<uint32_t> uids;
   {
-    auto store = openEngine(o);
-    REQUIRE(store->addUser("alice", "secret").ok());
+    auto store = openWithAlice(o);
     // 15 x 100 KB: more than half of the 2 MB, so the writer refills on the way.
     for (int i = 0; i < 15; i++) {
       AppendArgs a;
