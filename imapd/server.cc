@@ -5,7 +5,7 @@
 
 namespace postern::imapd {
 
-Server::Server(WorkerRuntime& rt) : rt_(rt) {
+Server::Server(WorkerRuntime& rt) : rt_(rt), claims_(rt.loop(), rt.store()) {
   rt_.store().watch([this](const std::vector<Change>& c) { onChanges(c); }, [this] { onResync(); });
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "recent_claims.h"
 #include "session.h"
 #include "worker.h"
 
@@ -35,12 +36,15 @@ class Server {
   void unwatchMailbox(Session* s, uint32_t mailbox_id);
 
   WorkerRuntime& runtime() { return rt_; }
+  // \Recent claims of sessions told of new mail by the change feed.
+  RecentClaims& recentClaims() { return claims_; }
 
  private:
   void onChanges(const std::vector<Change>& changes);
   void onResync();
 
   WorkerRuntime& rt_;
+  RecentClaims claims_;
   std::unordered_map<Session*, std::shared_ptr<Session>> sessions_;
   std::unordered_map<uint32_t, std::set<Session*>> by_mailbox_;
 };

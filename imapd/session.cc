@@ -321,7 +321,11 @@ void Session::pushUpdates() {
   // \Recent claim follows (flushUpdates) and, when this session got new
   // messages, a second RECENT with the new count: a client in IDLE waits
   // for no store round trip before it hears of new mail.
-  if (idling_) flushUpdates(true, false);
+  if (!idling_) return;
+  flushUpdates(true, false);
+  // Nothing else will be said in this turn (no tagged line follows in IDLE):
+  // out now, not from a task posted behind every other session's.
+  flushOutput();
 }
 
 void Session::commandFinished() {
@@ -490,13 +494,17 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   if (view_ && view_->hasPending()) write(view_->flush(allow_expunge, uid_cmd));
   if (view_ && view_->takeClaimNeeded()) {
     // New messages were announced: claim the ones no session has seen as
-    // \Recent yet; the count follows at the next point updates may go out.
-    auto self = shared_from_this();
+    // \Recent yet (one store call for every session of this worker that
+    // asks for the mailbox in the same turn: recent_claims.h); the count
+    // follows at the next point updates may go out.
+    std::weak_ptr<Session> weak = shared_from_this();
     uint32_t id = view_->id();
-    store().claimRecent(user_, id, [self, id](Result<std::pair<uint32_t, uint32_t>> r) {
-      if (!r.ok() || !self->view_ || self->view_->id() != id) return;
-      self->view_->addRecent(r->first, r->second);
+    server().recentClaims().request(user_, id, [weak, id](Result<RecentClaims::Range> r) {
+      auto self = weak.lock();
+      if (!self || self->closed_ || !self->view_ || self->view_->id() != id) return false;
+      if (r.ok()) self->view_->addRecent(r->first, r->second);
       if (self->idling_) self->flushUpdates(true, false);
+      return r.ok();
     });
   }
 }

@@ -706,6 +706,49 @@ TEST_CASE("imap recent: exactly one session sees a message as \\Recent") {
   CHECK(run(*c, "E", "EXAMINE INBOX").find("* 0 RECENT\r\n") != std::string::npos);
 }
 
+TEST_CASE("imap recent: sessions idling in one mailbox share one claim; exactly one gets the message") {
+  World w;
+  w.onLoop([&] { return w.store->recent_enabled = true; });
+  constexpr int kSessions = 5;
+  std::vector<std::unique_ptr<Client>> cs;
+  for (int i = 0; i < kSessions; i++) {
+    auto c = w.connect();
+    login(*c);
+    CHECK(run(*c, "S", "SELECT INBOX").find(i == 0 ? "* 3 RECENT\r\n" : "* 0 RECENT\r\n") != std::string::npos);
+    c->write("i IDLE\r\n");
+    CHECK(c->readUntil("\r\n") == "+ idling\r\n");
+    cs.push_back(std::move(c));
+  }
+  const uint64_t claims_before = w.onLoop([&] { return w.store->claim_calls; });
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: to all\r\n\r\nx\r\n"); });
+  // Every session hears of it at once, with the RECENT count it had.
+  for (int i = 0; i < kSessions; i++)
+    CHECK(cs[i]->readUntil("RECENT\r\n") == std::string("* 4 EXISTS\r\n* ") + (i == 0 ? "3" : "0") + " RECENT\r\n");
+  for (int k = 0; k < 4; k++) w.onLoop([] { return 0; });  // the claim and its answer
+  CHECK(w.onLoop([&] { return w.store->claim_calls; }) == claims_before + 1);
+  int holders = 0;
+  for (int i = 0; i < kSessions; i++) {
+    cs[i]->write("DONE\r\n");
+    std::string done = readTagged(*cs[i], "i");
+    std::string recent = run(*cs[i], "r", "SEARCH RECENT");
+    bool holds = recent.find(" 4\r\n") != std::string::npos;
+    holders += holds;
+    // The holder was told its new count before IDLE ended; nobody else was.
+    CHECK(done == (holds ? std::string("* ") + (i == 0 ? "4" : "1") + " RECENT\r\n" : std::string()) +
+                      "i OK IDLE terminated\r\n");
+  }
+  CHECK(holders == 1);
+  // The next message: one more claim, again for all of them.
+  for (auto& c : cs) {
+    c->write("j IDLE\r\n");
+    CHECK(c->readUntil("\r\n") == "+ idling\r\n");
+  }
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: again\r\n\r\ny\r\n"); });
+  for (auto& c : cs) CHECK(c->readUntil("EXISTS\r\n").find("* 5 EXISTS\r\n") != std::string::npos);
+  for (int k = 0; k < 4; k++) w.onLoop([] { return 0; });
+  CHECK(w.onLoop([&] { return w.store->claim_calls; }) == claims_before + 2);
+}
+
 TEST_CASE("imap recent: SELECT and APPEND into the selected mailbox claim in the same store call") {
   World w;
   w.onLoop([&] {
