@@ -332,7 +332,7 @@ def sizes(args):
         "mixed_clients": args.mixed_clients or (10 if q else 100),
         "mixed_messages": args.mixed_messages or (50 if q else 200),
         "duration": args.duration or (3 if q else 15),
-        "idle_sessions": [int(x) for x in (args.idle_sessions or ("100" if q else "1000")).split(",")],
+        "idle_sessions": [int(x) for x in (args.idle_sessions or ("100" if q else "1000,10000")).split(",")],
         "idle_users": args.idle_users or (25 if q else 250),
         "connect_clients": 4,
     }
