@@ -483,7 +483,9 @@ def fmt(v):
 
 
 def settle():
-    """Writes back every dirty page (sync(2)) and waits for writeback to finish."""
+    """Writes back every dirty page (sync(2)) and waits for writeback to finish, then for
+    the machine to be quiet: the previous round's processes gone (Dovecot's 10,000 IDLE
+    sessions are 10,000 processes, which take seconds to exit)."""
     os.sync()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -493,7 +495,15 @@ def settle():
                 if line.startswith(("Dirty:", "Writeback:")):
                     dirty += int(line.split()[1])
         if dirty < 4096:  # KB
-            return
+            break
+        time.sleep(0.1)
+    # Quiet: at most 2 runnable tasks (this one included) in 5 samples in a row.
+    deadline = time.monotonic() + 60
+    quiet = 0
+    while quiet < 5 and time.monotonic() < deadline:
+        with open("/proc/loadavg") as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+        quiet = quiet + 1 if runnable <= 2 else 0
         time.sleep(0.1)
 
 
