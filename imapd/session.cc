@@ -321,7 +321,7 @@ void Session::pushUpdates() {
   // \Recent claim follows (flushUpdates) and, when this session got new
   // messages, a second RECENT with the new count: a client in IDLE waits
   // for no store round trip before it hears of new mail.
-  if (!idling_) return;
+  if (!idling_ || closing_) return;  // nothing after a BYE
   flushUpdates(true, false);
   // Nothing else will be said in this turn (no tagged line follows in IDLE):
   // out now, not from a task posted behind every other session's.
@@ -501,7 +501,11 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
     uint32_t id = view_->id();
     server().recentClaims().request(user_, id, [weak, id](Result<RecentClaims::Range> r) {
       auto self = weak.lock();
-      if (!self || self->closed_ || !self->view_ || self->view_->id() != id) return false;
+      // Only a session that can still show it takes the range: not one on
+      // its way out, nor one that has since EXAMINEd the mailbox.
+      if (!self || self->closed_ || self->closing_ || !self->view_ || self->view_->id() != id ||
+          self->view_->readOnly())
+        return false;
       if (r.ok()) self->view_->addRecent(r->first, r->second);
       if (self->idling_) self->flushUpdates(true, false);
       return r.ok();

@@ -443,9 +443,26 @@ class FakeStore : public StoreClient {
     recent_uid[mailbox_id] = to;
     return {from, to};
   }
+  // With hold_claims, ClaimRecent answers wait for releaseClaims() (and
+  // claim what is unclaimed then).
+  bool hold_claims = false;
+  std::vector<std::function<void()>> held_claims;
+  void releaseClaims() {
+    hold_claims = false;
+    auto held = std::move(held_claims);
+    held_claims.clear();
+    for (auto& f : held) f();
+  }
   void claimRecent(const std::string& user, uint32_t mailbox_id,
                    Callback<std::pair<uint32_t, uint32_t>> cb) override {
     ++claim_calls;
+    if (hold_claims) {
+      held_claims.push_back([this, user, mailbox_id, cb] {
+        --claim_calls;
+        claimRecent(user, mailbox_id, cb);
+      });
+      return;
+    }
     if (failed(cb)) return;
     Folder* f = findFolderById(user, mailbox_id);
     if (!f) return post(cb, Result<std::pair<uint32_t, uint32_t>>(ErrorCode::kNotFound, "no mailbox"));

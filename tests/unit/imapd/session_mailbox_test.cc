@@ -749,6 +749,41 @@ TEST_CASE("imap recent: sessions idling in one mailbox share one claim; exactly 
   CHECK(w.onLoop([&] { return w.store->claim_calls; }) == claims_before + 2);
 }
 
+TEST_CASE("imap recent: a shared claim is not taken by a session that has since EXAMINEd the mailbox") {
+  World w;
+  w.onLoop([&] { return w.store->recent_enabled = true; });
+  auto a = w.connect();
+  login(*a);
+  CHECK(run(*a, "S", "SELECT INBOX").find("* 3 RECENT\r\n") != std::string::npos);
+  auto b = w.connect();
+  login(*b);
+  CHECK(run(*b, "S", "SELECT INBOX").find("* 0 RECENT\r\n") != std::string::npos);
+  for (auto* c : {a.get(), b.get()}) {
+    c->write("i IDLE\r\n");
+    CHECK(c->readUntil("\r\n") == "+ idling\r\n");
+  }
+  // The claim for the new message is asked for and held while both leave:
+  // a closes the mailbox, b looks at it read-only (same mailbox id).
+  w.onLoop([&] { return w.store->hold_claims = true; });
+  w.onLoop([&] { return w.store->addMessage("alice", "Subject: held\r\n\r\nx\r\n"); });
+  CHECK(a->readUntil("RECENT\r\n") == "* 4 EXISTS\r\n* 3 RECENT\r\n");
+  CHECK(b->readUntil("RECENT\r\n") == "* 4 EXISTS\r\n* 0 RECENT\r\n");
+  CHECK(w.onLoop([&] { return w.store->held_claims.size(); }) == 1);
+  a->write("DONE\r\n");
+  CHECK(readTagged(*a, "i") == "i OK IDLE terminated\r\n");
+  CHECK(run(*a, "u", "UNSELECT") == "u OK UNSELECT completed\r\n");
+  b->write("DONE\r\n");
+  CHECK(readTagged(*b, "i") == "i OK IDLE terminated\r\n");
+  CHECK(run(*b, "E", "EXAMINE INBOX").find("E OK [READ-ONLY]") != std::string::npos);
+  w.onLoop([&] {
+    w.store->releaseClaims();
+    return 0;
+  });
+  for (int k = 0; k < 4; k++) w.onLoop([] { return 0; });
+  // Nobody could show it: a read-only view never holds \Recent.
+  CHECK(run(*b, "s", "SEARCH RECENT") == "* SEARCH\r\ns OK SEARCH completed\r\n");
+}
+
 TEST_CASE("imap recent: SELECT and APPEND into the selected mailbox claim in the same store call") {
   World w;
   w.onLoop([&] {
