@@ -29,14 +29,12 @@ struct RecentClaims::State : std::enable_shared_from_this<RecentClaims::State> {
     });
   }
 
+  // Runs once per post: the entry has waiters and no claim in flight (a
+  // post is made only then: request(), finished()).
   void start(const Key& key) {
     auto it = mailboxes.find(key);
     if (it == mailboxes.end()) return;
     it->second.posted = false;
-    if (it->second.waiting.empty()) {
-      mailboxes.erase(it);
-      return;
-    }
     // Shared, not copied, as the callback travels.
     auto batch = std::make_shared<std::vector<Taker>>(std::move(it->second.waiting));
     it->second.waiting.clear();
