@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "fetch_packed.h"
 #include "log.h"
 #include "store.grpc.pb.h"
 
@@ -98,7 +99,8 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   void OnDone(const grpc::Status& st) override {
     loop_.post([this, st] {
       Error err;
-      if (cancelled_) err = Error{ErrorCode::kTemp, "cancelled"};
+      if (malformed_) err = Error{ErrorCode::kCorrupt, "store sent a malformed batch"};
+      else if (cancelled_) err = Error{ErrorCode::kTemp, "cancelled"};
       else if (!st.ok()) err = fromStatus(st);
       else if (!partial_.empty()) err = Error{ErrorCode::kTemp, "stream ended mid-message"};
       auto done = std::move(done_);
@@ -134,11 +136,40 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   // pause; next_ then points at the first piece not yet consumed, so at most
   // one stream message is ever held while paused.
   bool consume() {
+    if (!chunk_.packed().empty()) return consumePacked();
     const int n = 1 + chunk_.more_size();
     while (next_ < n) {
       pb::BodyChunk& c = next_ == 0 ? chunk_ : *chunk_.mutable_more(next_ - 1);
       next_++;
       if (!consumeOne(c)) return false;
+    }
+    return true;
+  }
+
+  // A packed stream message (FetchBodiesRequest.packed): its entries from
+  // packed_at_ on. One that is not an entry ends the stream with an error.
+  bool consumePacked() {
+    const std::string& p = chunk_.packed();
+    if (next_ == 0) packed_at_ = 0;
+    next_ = 1;
+    while (packed_at_ < p.size()) {
+      if (cancelled_ || !on_body_) return true;
+      auto e = packed::next(p, &packed_at_);
+      if (!e) {
+        malformed_ = true;
+        packed_at_ = p.size();
+        ctx_.TryCancel();
+        return true;
+      }
+      bool go_on;
+      if (e->kind == packed::Kind::kError) {
+        go_on = on_body_(e->uid, Error{static_cast<ErrorCode>(e->code), std::string(e->message)});
+      } else {
+        StoreClient::Fetched f;
+        (e->kind == packed::Kind::kRendered ? f.imap : f.structure).assign(e->data);
+        go_on = on_body_(e->uid, std::move(f));
+      }
+      if (!go_on) return false;
     }
     return true;
   }
@@ -174,6 +205,8 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   pb::FetchBodiesRequest req_;
   pb::BodyChunk chunk_;
   int next_ = 0;  // next piece of chunk_ to consume (0 = chunk_ itself, i = more(i-1))
+  size_t packed_at_ = 0;  // packed chunk_: offset of the next entry (next_ is 1 once begun)
+  bool malformed_ = false;
   std::string partial_;
   std::string structure_;
   std::string imap_;
@@ -470,6 +503,7 @@ class GrpcStoreClient final : public StoreClient {
     for (auto u : uids) req.add_uids(u);
     req.set_with_structure(true);
     req.set_structure_only(!with_body);
+    req.set_packed(!with_body);
     req.set_max_batch_bytes(kBatchBytes);
     auto r = std::make_shared<BodyReader>(loop_, std::move(on_message), std::move(done));
     r->start(stub_.get(), req, r);

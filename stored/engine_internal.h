@@ -76,6 +76,7 @@ class SeqReader {
  private:
   MDB_cursor* c_ = nullptr;
   Error err_;
+  bool next_hits_ = false;  // the cursor sits on the last key found: try MDB_NEXT first
 };
 
 template <typename M>

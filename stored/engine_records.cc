@@ -43,8 +43,23 @@ SeqReader::~SeqReader() {
 
 Result<bool> SeqReader::get(std::string_view key, std::string_view* out) {
   if (!c_) return err_;
-  MDB_val k = val(key), v{};
+  MDB_val k{}, v{};
+  if (next_hits_) {
+    // Keys asked in order and stored next to each other (a mailbox's uids,
+    // bodies delivered one after the other): the cursor's next entry is the
+    // one, found without a search from the root.
+    int rc = mdb_cursor_get(c_, &k, &v, MDB_NEXT);
+    if (rc == 0 && view(k) == key) {
+      *out = view(v);
+      return true;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdbError(rc, "mdb_cursor_get");
+  }
+  k = val(key);
   int rc = mdb_cursor_get(c_, &k, &v, MDB_SET);
+  // After a miss of the next entry the following lookup only searches:
+  // lookups out of order cost one search and half a miss each, not two.
+  next_hits_ = rc == 0 && !next_hits_;
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return lmdbError(rc, "mdb_cursor_get");
   *out = view(v);

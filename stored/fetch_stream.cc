@@ -20,9 +20,13 @@ FetchStream::FetchStream(StoreEngine* engine, const pb::FetchBodiesRequest& req)
       with_body_(!req.structure_only()),
       with_structure_(req.with_structure() || req.structure_only()),
       header_only_(req.header_only()),
-      imap_parts_(req.imap_parts()) {}
+      imap_parts_(req.imap_parts() == 0 ? imap::kRenderedAll : req.imap_parts()),
+      packed_(req.packed() && req.structure_only()) {
+  if (packed_ && batch_max_ == 0) batch_max_ = kDefaultPackedBatch;
+}
 
 const pb::BodyChunk* FetchStream::next(bool* last) {
+  if (packed_) return nextPacked(last);
   // The previous batch has been sent: its chunks go with the arena (no
   // malloc / free per chunk: a FETCH of BODYSTRUCTURE sends 100,000 small ones).
   batch_ = nullptr;
@@ -31,6 +35,77 @@ const pb::BodyChunk* FetchStream::next(bool* last) {
   emit();
   *last = !more();
   return batch_;
+}
+
+const pb::BodyChunk* FetchStream::nextPacked(bool* last) {
+  batch_ = nullptr;
+  arena_.Reset();
+  *last = true;
+  if (pos_ >= uids_.size()) return nullptr;
+  batch_ = google::protobuf::Arena::CreateMessage<pb::BodyChunk>(&arena_);
+  std::string* out = batch_->mutable_packed();
+  // Every entry goes in whole, so a batch ends at most one rendering past
+  // batch_max_ (a rendering is bounded by its message's size).
+  auto full = [&] { return out->size() >= batch_max_; };
+  while (pos_ < uids_.size() && !full()) {
+    if (!mailbox_error_.ok()) {
+      packError(out, uids_[pos_], mailbox_error_);
+      pos_++;
+      continue;
+    }
+    bool slow = false;
+    Error e = engine_->readRenderings(user_, mailbox_id_, uids_, &pos_, &slow,
+                                      [&](uint32_t uid, Result<imap::Rendered> r) {
+                                        if (!r.ok()) {
+                                          logged("fetch-body", user_, r.error());
+                                          packError(out, uid, r.error());
+                                        } else {
+                                          packed::appendHeader(*out, uid, packed::Kind::kRendered,
+                                                               uint32_t(imap::selectedSize(*r, imap_parts_)));
+                                          imap::appendSelected(*out, *r, imap_parts_);
+                                        }
+                                        return !full();
+                                      });
+    if (!e.ok()) {
+      logged("fetch-bodies", user_, e);
+      mailbox_error_ = e;
+    } else if (slow) {
+      packSlow(out);
+    }
+  }
+  *last = pos_ >= uids_.size();
+  return batch_;
+}
+
+void FetchStream::packSlow(std::string* out) {
+  const uint32_t uid = uids_[pos_++];
+  bool answered = false;
+  Error e = engine_->fetchMessages(
+      user_, mailbox_id_, {uid}, false,
+      [&](uint32_t, Result<StoreEngine::Fetched> m) {
+        answered = true;
+        if (!m.ok()) {
+          logged("fetch-body", user_, m.error());
+          packError(out, uid, m.error());
+        } else if (!m->imap.empty()) {
+          packed::append(*out, uid, packed::Kind::kRendered, m->imap);
+        } else {
+          packed::append(*out, uid, packed::Kind::kStructure, m->structure);
+        }
+        return true;
+      },
+      false, imap_parts_);
+  if (!e.ok()) {
+    logged("fetch-bodies", user_, e);
+    mailbox_error_ = e;
+  }
+  if (!answered) packError(out, uid, e.ok() ? Error{ErrorCode::kExpunged, "no such message"} : e);
+}
+
+void FetchStream::packError(std::string* out, uint32_t uid, const Error& e) {
+  pb::Error pe;
+  setError(&pe, e);
+  packed::appendError(*out, uid, uint32_t(pe.code()), pe.message());
 }
 
 bool FetchStream::refill() {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "fetch_packed.h"
 #include "store.pb.h"
 #include "store_engine.h"
 
@@ -27,6 +28,7 @@ class FetchStream {
   static constexpr uint32_t kDefaultChunk = 64 * 1024;
   static constexpr uint32_t kMaxChunk = 4 * 1024 * 1024;
   static constexpr uint32_t kMaxBatch = 1024 * 1024;
+  static constexpr uint32_t kDefaultPackedBatch = 256 * 1024;
 
   // `engine` must outlive the stream; `req` is copied from as needed.
   FetchStream(StoreEngine* engine, const postern::store::v1::FetchBodiesRequest& req);
@@ -41,6 +43,13 @@ class FetchStream {
   // Reads the next group into ready_ (or error items when the mailbox is
   // unusable). False when every uid has been read.
   bool refill();
+  // next() of a packed stream (FetchBodiesRequest.packed): the renderings of
+  // as many messages as fit in the batch, in BodyChunk.packed.
+  const postern::store::v1::BodyChunk* nextPacked(bool* last);
+  // Appends uids_[pos_] read through fetchMessages (no renderings kept: its
+  // structure), advancing pos_.
+  void packSlow(std::string* out);
+  void packError(std::string* out, uint32_t uid, const Error& e);
   bool more() const { return !ready_.empty() || pos_ < uids_.size(); }
   // Cuts the front item into chunks while the batch has room; false when
   // the batch is full (the item stays, at offset_).
@@ -62,6 +71,7 @@ class FetchStream {
   size_t batch_max_ = 0;  // 0: one chunk per stream message
   bool with_body_ = true, with_structure_ = false, header_only_ = false;
   uint32_t imap_parts_ = 0;
+  bool packed_ = false;
 
   size_t pos_ = 0;        // uids_ read so far
   Error mailbox_error_;   // the mailbox is unusable: every uid left gets it

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "auth_cache.h"
+#include "bodystructure.h"
 #include "list_cache.h"
 #include "change_hub.h"
 #include "error.h"
@@ -209,6 +210,18 @@ class StoreEngine {
   Error fetchMessages(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
                       bool with_body, const OnMessage& on_message, bool header_only = false,
                       uint32_t imap_parts = 0);
+  // A structure-only read of the renderings kept at delivery (FetchBodies'
+  // packed form): from uids[*pos] on, at most kFetchGroup messages in one
+  // read transaction, each handed to `on` as a view valid only during the
+  // call (the renderings, parsed by imap::parseRendered), or kExpunged /
+  // kCorrupt for that uid; *pos advances past each. Stops early when `on`
+  // returns false, and at a message without usable renderings (older
+  // bodies, a damaged value) with *pos at it and *slow set: the caller reads
+  // that one through fetchMessages (its structure). Non-OK only when the
+  // mailbox is unusable.
+  using OnRendering = std::function<bool(uint32_t uid, Result<imap::Rendered> rendered)>;
+  Error readRenderings(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                       size_t* pos, bool* slow, const OnRendering& on);
   // SEARCH BODY / TEXT from the search texts kept at delivery (db "text"):
   // see StoreClient::searchText. kBadArgs for more than kMaxTextNeedles.
   // Read in groups of kSearchGroup messages, one read transaction each.

@@ -294,6 +294,42 @@ Error StoreEngine::fetchMessages(const std::string& user, uint32_t mailbox_id, c
   return {};
 }
 
+Error StoreEngine::readRenderings(const std::string& user, uint32_t mailbox_id, const std::vector<uint32_t>& uids,
+                                  size_t* pos, bool* slow, const OnRendering& on) {
+  *slow = false;
+  Reader rd(this);
+  if (!rd.error().ok()) return rd.error();
+  auto u = rd.user(user);
+  if (!u.ok()) return u.error();
+  const Dbs& d = rd.dbs();
+  if (!loadMailboxById(rd.txn(), d, u->id(), mailbox_id).ok()) return Error{ErrorCode::kNotFound, "mailbox deleted"};
+  SeqReader messages(rd.txn(), d.messages), imap(rd.txn(), d.imap);
+  const size_t end = std::min(uids.size(), *pos + kFetchGroup);
+  while (*pos < end) {
+    const uint32_t uid = uids[*pos];
+    rec::Message m;
+    auto r = messages.getRec(keys::messageKey(mailbox_id, uid), &m);
+    bool go_on = true;
+    if (!r.ok()) {
+      go_on = on(uid, r.error());
+    } else if (!*r) {
+      go_on = on(uid, Error{ErrorCode::kExpunged, "no such message"});
+    } else {
+      std::string_view sv;
+      auto im = imap.get(keys::bodyKey(m.body_id()), &sv);
+      auto rendered = im.ok() && *im ? imap::parseRendered(sv) : std::nullopt;
+      if (!rendered) {
+        *slow = true;
+        return {};
+      }
+      go_on = on(uid, *rendered);
+    }
+    ++*pos;
+    if (!go_on) break;
+  }
+  return {};
+}
+
 Result<StoreFlagsResult> StoreEngine::storeFlags(const StoreFlagsArgs& args) {
   return waitFor<Result<StoreFlagsResult>>([&](auto done) { storeFlagsAsync(args, std::move(done)); });
 }

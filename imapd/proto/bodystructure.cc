@@ -216,17 +216,32 @@ std::optional<Rendered> parseRendered(std::string_view v) {
   return Rendered{*bs, *body, *env};
 }
 
+namespace {
+Rendered keepOnly(const Rendered& r, uint32_t parts) {
+  return Rendered{parts & kRenderedBodyStructure ? r.bodystructure : std::string_view(),
+                  parts & kRenderedBody ? r.body : std::string_view(),
+                  parts & kRenderedEnvelope ? r.envelope : std::string_view()};
+}
+}  // namespace
+
+size_t selectedSize(const Rendered& all, uint32_t parts) {
+  const Rendered k = keepOnly(all, parts);
+  return 12 + k.bodystructure.size() + k.body.size() + k.envelope.size();
+}
+
+void appendSelected(std::string& out, const Rendered& all, uint32_t parts) {
+  const Rendered k = keepOnly(all, parts);
+  putLengthed(out, k.bodystructure);
+  putLengthed(out, k.body);
+  putLengthed(out, k.envelope);
+}
+
 std::optional<std::string> selectRendered(std::string_view all, uint32_t parts) {
   auto r = parseRendered(all);
   if (!r) return std::nullopt;
-  const std::string_view bs = parts & kRenderedBodyStructure ? r->bodystructure : std::string_view();
-  const std::string_view body = parts & kRenderedBody ? r->body : std::string_view();
-  const std::string_view env = parts & kRenderedEnvelope ? r->envelope : std::string_view();
   std::string out;
-  out.reserve(12 + bs.size() + body.size() + env.size());
-  putLengthed(out, bs);
-  putLengthed(out, body);
-  putLengthed(out, env);
+  out.reserve(selectedSize(*r, parts));
+  appendSelected(out, *r, parts);
   return out;
 }
 

@@ -40,5 +40,8 @@ std::optional<Rendered> parseRendered(std::string_view v);
 // one of them does not carry the others; nullopt when `all` is not one.
 enum RenderedPart : uint32_t { kRenderedBodyStructure = 1, kRenderedBody = 2, kRenderedEnvelope = 4, kRenderedAll = 7 };
 std::optional<std::string> selectRendered(std::string_view all, uint32_t parts);
+// selectRendered()'s value of a parsed one, appended to `out`, and its size.
+size_t selectedSize(const Rendered& all, uint32_t parts);
+void appendSelected(std::string& out, const Rendered& all, uint32_t parts);
 
 }  // namespace postern::imap

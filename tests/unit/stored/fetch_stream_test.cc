@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include "bodystructure.h"
+#include "mime/mime.h"
 #include "test_util.h"
 
 using namespace postern;
@@ -182,5 +184,156 @@ TEST_CASE("fetch stream: per-uid errors in place; an unusable mailbox gives ever
   FetchStream empty(f.store.get(), v1::FetchBodiesRequest{});
   bool last = false;
   CHECK(empty.next(&last) == nullptr);
+  CHECK(last);
+}
+
+namespace {
+
+// Every entry of a packed stream, with the batch it came in.
+struct PackedEntry {
+  size_t batch;
+  packed::Entry entry;
+};
+
+std::vector<PackedEntry> drainPacked(FetchStream& s, std::vector<std::string>* storage, size_t* batches) {
+  std::vector<PackedEntry> out;
+  *batches = 0;
+  for (size_t guard = 0; guard < 100000; guard++) {
+    bool last = false;
+    const v1::BodyChunk* b = s.next(&last);
+    if (!b) break;
+    ++*batches;
+    CHECK(b->more_size() == 0);
+    CHECK(b->uid() == 0);
+    storage->push_back(b->packed());  // entries point into it
+    const std::string& p = storage->back();
+    size_t at = 0;
+    while (at < p.size()) {
+      auto e = packed::next(p, &at);
+      REQUIRE(e.has_value());
+      out.push_back({*batches, *e});
+    }
+    if (last) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fetch stream packed: renderings of many messages per batch, in order, errors and older bodies in place") {
+  Fixture f;
+  const int n = int(StoreEngine::kFetchGroup) * 2 + 10;  // three read groups
+  auto body = [](int i) {
+    if (i % 4 == 0)
+      return "Subject: m" + std::to_string(i) + "\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n"
+             "Content-Type: text/plain\r\n\r\nx\r\n--B\r\nContent-Type: text/html\r\n\r\n<p>y</p>\r\n--B--\r\n";
+    return bodyOf(i, 300 + size_t(i) % 200);
+  };
+  for (int i = 1; i <= n; i++) f.append("INBOX", body(i));
+  const uint32_t id = f.mailboxId("INBOX");
+  REQUIRE(f.store->expunge("alice", id, {3, uint32_t(StoreEngine::kFetchGroup) + 2}, false).ok());
+  // uid 9 lost its renderings (a body stored before they were kept), uid 11's are damaged.
+  f.store->close();
+  withStoreTxn(f.dir.path, true, [](MDB_txn* t) {
+    MDB_cursor* c = nullptr;
+    REQUIRE(mdb_cursor_open(t, openDb(t, keys::kDbImap), &c) == 0);
+    MDB_val k, v;
+    int removed = 0;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+      if (std::string_view(static_cast<char*>(v.mv_data), v.mv_size).find("\"m9\"") != std::string_view::npos) {
+        REQUIRE(mdb_cursor_del(c, 0) == 0);
+        removed++;
+      }
+    mdb_cursor_close(c);
+    REQUIRE(removed == 1);
+  });
+  CHECK(rewriteValues(f.dir.path, keys::kDbImap, [](std::string& v) {
+          if (v.find("\"m11\"") == std::string::npos) return false;
+          v = "not a rendering";
+          return true;
+        }) == 1);
+  f.store = openEngine(f.dir.path);
+
+  for (uint32_t parts : {uint32_t(imap::kRenderedBodyStructure), uint32_t(imap::kRenderedAll)}) {
+    CAPTURE(parts);
+    v1::FetchBodiesRequest req;
+    req.set_user("alice");
+    req.set_mailbox_id(id);
+    req.set_structure_only(true);
+    req.set_packed(true);
+    req.set_imap_parts(parts);
+    req.set_max_batch_bytes(4096);
+    // In order, then a few out of order (the store's cursor searches for those).
+    std::vector<uint32_t> asked;
+    for (uint32_t u = 1; u <= uint32_t(n) + 1; u++) asked.push_back(u);
+    for (uint32_t u : {40u, 12u, 300u, 2u, 9u}) asked.push_back(u);
+    for (uint32_t u : asked) req.add_uids(u);
+    FetchStream s(f.store.get(), req);
+    std::vector<std::string> storage;
+    size_t batches = 0;
+    auto got = drainPacked(s, &storage, &batches);
+    REQUIRE(got.size() == asked.size());
+    CHECK(batches > 5);
+    std::map<size_t, size_t> per_batch;
+    for (size_t i = 0; i < got.size(); i++) {
+      const packed::Entry& e = got[i].entry;
+      const uint32_t uid = asked[i];
+      CAPTURE(uid);
+      CHECK(e.uid == uid);
+      per_batch[got[i].batch] += packed::kHeaderSize + e.data.size() + e.message.size();
+      if (uid == 3 || uid == StoreEngine::kFetchGroup + 2 || uid > uint32_t(n)) {
+        REQUIRE(e.kind == packed::Kind::kError);
+        CHECK(e.code == uint32_t(v1::EXPUNGED));
+        continue;
+      }
+      const mime::Structure want = mime::parse(body(int(uid)));
+      if (uid == 9 || uid == 11) {  // the structure instead
+        REQUIRE(e.kind == packed::Kind::kStructure);
+        auto st = mime::deserialise(std::string(e.data));
+        REQUIRE(st.ok());
+        CHECK(imap::bodyStructure(*st, true) == imap::bodyStructure(want, true));
+        continue;
+      }
+      REQUIRE(e.kind == packed::Kind::kRendered);
+      auto r = imap::parseRendered(e.data);
+      REQUIRE(r.has_value());
+      CHECK(r->bodystructure == imap::bodyStructure(want, true));
+      if (parts == imap::kRenderedAll) {
+        CHECK(r->body == imap::bodyStructure(want, false));
+        CHECK(r->envelope == imap::envelope(want));
+      } else {
+        CHECK(r->body.empty());
+        CHECK(r->envelope.empty());
+      }
+    }
+    // A batch ends at the first entry that reaches the size: at most one entry over it.
+    for (auto& [b, bytes] : per_batch) CHECK(bytes < 4096 + 1024);
+  }
+
+  // An unusable mailbox: every uid its error, still batched.
+  v1::FetchBodiesRequest req;
+  req.set_user("alice");
+  req.set_mailbox_id(9999);
+  req.set_structure_only(true);
+  req.set_packed(true);
+  for (uint32_t u = 1; u <= 600; u++) req.add_uids(u);
+  FetchStream s(f.store.get(), req);
+  std::vector<std::string> storage;
+  size_t batches = 0;
+  auto got = drainPacked(s, &storage, &batches);
+  REQUIRE(got.size() == 600);
+  for (size_t i = 0; i < got.size(); i++) {
+    CHECK(got[i].entry.uid == i + 1);
+    CHECK(got[i].entry.kind == packed::Kind::kError);
+    CHECK(got[i].entry.code == uint32_t(v1::NOT_FOUND));
+  }
+  FetchStream none(f.store.get(), [] {
+    v1::FetchBodiesRequest r;
+    r.set_structure_only(true);
+    r.set_packed(true);
+    return r;
+  }());
+  bool last = false;
+  CHECK(none.next(&last) == nullptr);
   CHECK(last);
 }
