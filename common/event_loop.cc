@@ -51,6 +51,10 @@ void EventLoop::remove(int fd) {
 }
 
 void EventLoop::post(Task task) {
+  if (loop_thread_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+    local_.push_back(std::move(task));
+    return;
+  }
   bool wake;
   {
     std::lock_guard lk(mu_);
@@ -82,14 +86,22 @@ void EventLoop::stop() {
 
 void EventLoop::drainPosted() {
   uint64_t v;
-  while (read(wakefd_, &v, sizeof v) > 0) {
-  }
+  ssize_t r = read(wakefd_, &v, sizeof v);  // an eventfd's counter comes whole
+  (void)r;
   std::vector<Task> tasks;
   {
     std::lock_guard lk(mu_);
     tasks.swap(posted_);
   }
   for (auto& t : tasks) t();
+}
+
+void EventLoop::runLocal() {
+  if (local_.empty()) return;
+  // What these tasks post waits for the next turn: I/O is polled between.
+  local_run_.swap(local_);
+  for (auto& t : local_run_) t();
+  local_run_.clear();
 }
 
 int EventLoop::runTimers() {
@@ -115,9 +127,11 @@ int EventLoop::runTimers() {
 
 void EventLoop::run() {
   epoll_event events[128];
+  loop_thread_.store(std::this_thread::get_id());
   while (!stopping_) {
     int timeout = runTimers();
     if (stopping_) break;
+    if (!local_.empty()) timeout = 0;
     int n = epoll_wait(epfd_, events, 128, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -135,7 +149,9 @@ void EventLoop::run() {
       auto cb = it->second;  // keep alive if the callback removes itself
       (*cb)(events[i].events);
     }
+    runLocal();
   }
+  loop_thread_.store(std::thread::id());
 }
 
 }  // namespace postern

@@ -1,7 +1,9 @@
 #pragma once
 // A single-threaded epoll loop. Every callback runs on the loop thread.
 // post() is the only member safe to call from other threads (gRPC
-// completion threads use it to hand results back).
+// completion threads use it to hand results back). A task posted from the
+// loop thread itself costs no system call: it runs once the events of the
+// current turn have been handled, before the loop waits again.
 #include <sys/epoll.h>
 
 #include <chrono>
@@ -9,7 +11,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -32,7 +36,8 @@ class EventLoop {
   // Safe to call from within a callback of the same fd.
   void remove(int fd);
 
-  // Runs `task` on the loop thread soon. Thread-safe.
+  // Runs `task` on the loop thread soon, never inside the caller. Thread-safe.
+  // Tasks posted by one thread run in the order posted.
   void post(Task task);
 
   // One-shot timer; returns an id for cancel(). Loop thread only.
@@ -47,6 +52,7 @@ class EventLoop {
 
  private:
   void drainPosted();
+  void runLocal();  // the tasks the loop thread posted itself
   int runTimers();  // returns ms until next timer or -1
 
   int epfd_ = -1;
@@ -54,7 +60,10 @@ class EventLoop {
   bool stopping_ = false;
   std::unordered_map<int, std::shared_ptr<FdCallback>> fds_;
   std::mutex mu_;
-  std::vector<Task> posted_;
+  std::vector<Task> posted_;  // from other threads, under mu_
+  std::atomic<std::thread::id> loop_thread_{};  // the thread in run()
+  std::vector<Task> local_;      // posted by the loop thread (no lock, no wake-up)
+  std::vector<Task> local_run_;  // local_ being run (capacity kept)
   std::multimap<std::chrono::steady_clock::time_point, TimerId> timer_order_;
   std::unordered_map<TimerId, std::pair<std::chrono::steady_clock::time_point, Task>> timers_;
   TimerId next_timer_ = 1;

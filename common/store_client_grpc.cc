@@ -74,6 +74,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   void start(pb::Store::Stub* stub, const pb::FetchBodiesRequest& req, std::shared_ptr<BodyReader> self) {
     self_ = std::move(self);
     req_ = req;
+    expected_ = static_cast<size_t>(req.uids_size());
     ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(30));
     stub->async()->FetchBodies(&ctx_, &req_, this);
     AddHold();
@@ -163,11 +164,11 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
       }
       bool go_on;
       if (e->kind == packed::Kind::kError) {
-        go_on = on_body_(e->uid, Error{static_cast<ErrorCode>(e->code), std::string(e->message)});
+        go_on = hand(e->uid, Error{static_cast<ErrorCode>(e->code), std::string(e->message)});
       } else {
         StoreClient::Fetched f;
         (e->kind == packed::Kind::kRendered ? f.imap : f.structure).assign(e->data);
-        go_on = on_body_(e->uid, std::move(f));
+        go_on = hand(e->uid, std::move(f));
       }
       if (!go_on) return false;
     }
@@ -180,7 +181,7 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
       partial_.clear();
       structure_.clear();
       imap_.clear();
-      return on_body_(c.uid(), Error{fromPb(c.error())});
+      return hand(c.uid(), Error{fromPb(c.error())});
     }
     if (!c.structure().empty()) structure_.swap(*c.mutable_structure());
     if (!c.imap().empty()) imap_.swap(*c.mutable_imap());
@@ -195,7 +196,22 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
     }
     f.structure.swap(structure_);
     f.imap.swap(imap_);
-    return on_body_(c.uid(), std::move(f));
+    return hand(c.uid(), std::move(f));
+  }
+
+  // Hands one message (or its error) to the consumer; false when it paused.
+  // Once every uid asked for is answered the consumer's `done` is told at
+  // once, not after the stream's status (a FETCH of one message: one hop
+  // and one send to its client fewer); the stream is still read to its end,
+  // which frees this.
+  bool hand(uint32_t uid, Result<StoreClient::Fetched> m) {
+    const bool go_on = on_body_(uid, std::move(m));
+    if (++answered_ < expected_ || !done_) return go_on;
+    auto done = std::move(done_);
+    done_ = nullptr;
+    on_body_ = nullptr;
+    done(Error{});
+    return true;
   }
 
   EventLoop& loop_;
@@ -205,6 +221,8 @@ class BodyReader : public grpc::ClientReadReactor<pb::BodyChunk>, public BodyStr
   pb::FetchBodiesRequest req_;
   pb::BodyChunk chunk_;
   int next_ = 0;  // next piece of chunk_ to consume (0 = chunk_ itself, i = more(i-1))
+  size_t expected_ = 0;  // uids asked for
+  size_t answered_ = 0;  // of them handed to on_body_
   size_t packed_at_ = 0;  // packed chunk_: offset of the next entry (next_ is 1 once begun)
   bool malformed_ = false;
   std::string partial_;
