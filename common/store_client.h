@@ -56,6 +56,9 @@ struct SelectedMailbox {
   std::vector<MessageMeta> messages;  // ascending uid
   // \Recent claimed with the select (selectMailbox's claim_recent): [from, to).
   uint32_t recent_from = 0, recent_to = 0;
+  // The change feed (watch) this select made hold the user's changes, to be
+  // released with unwatch() once the mailbox is no longer selected; 0: none.
+  uint64_t watcher = 0;
 };
 
 struct AppendArgs {
@@ -275,8 +278,15 @@ class StoreClient {
 
   // Starts the change feed. `on_changes` runs on the loop thread for every
   // batch; `on_resync` runs after the feed was re-established following a
-  // break (changes may have been missed: sessions must re-read state).
+  // break (changes may have been missed: sessions must re-read state), and
+  // once it is up if a selectMailbox came before it could hold anything.
+  // The feed carries at least the changes of the users a selectMailbox made
+  // it hold (SelectedMailbox::watcher), from before that select read the
+  // mailbox until unwatch() releases them; it may carry others.
   virtual void watch(OnChanges on_changes, std::function<void()> on_resync) = 0;
+  // Releases `count` holds of feed `watcher` on `user`'s changes (no answer;
+  // a feed that has since broken has none left to release).
+  virtual void unwatch(const std::string& user, uint64_t watcher, uint32_t count) = 0;
 
   // ---- per-user settings and POP3 retention (stored/store_pop3.cc) ----
   // Not pure, so test fakes need not implement them: the defaults answer

@@ -241,6 +241,7 @@ class WatchReader : public grpc::ClientReadReactor<pb::ChangeBatch> {
       : loop_(loop), on_batch_(std::move(on_batch)), on_end_(std::move(on_end)) {}
 
   void start(pb::Store::Stub* stub) {
+    req_.set_filtered(true);
     stub->async()->Watch(&ctx_, &req_, this);
     StartRead(&batch_);
     StartCall();
@@ -412,11 +413,17 @@ class GrpcStoreClient final : public StoreClient {
     req.set_user(user);
     req.set_name(name);
     req.set_claim_recent(claim_recent);
+    // The feed holds the user's changes from before the mailbox is read. Not
+    // up yet: the sessions resync once it is (see openWatch).
+    const uint64_t watcher = watcher_;
+    req.set_watcher(watcher);
+    if (watcher == 0 && on_changes_) missed_ = true;
     unary<pb::SelectMailboxResponse>(
         req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SelectMailbox(c, q, r, f); },
-        [cb](const pb::SelectMailboxResponse& r) -> void {
+        [cb, watcher](const pb::SelectMailboxResponse& r) -> void {
           if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
           SelectedMailbox s;
+          s.watcher = watcher;
           s.mailbox = fromPb(r.mailbox());
           s.messages = fromPb(r.messages());
           s.recent_from = r.recent_from();
@@ -700,6 +707,15 @@ class GrpcStoreClient final : public StoreClient {
     startWatch(false);
   }
 
+  void unwatch(const std::string& user, uint64_t watcher, uint32_t count) override {
+    if (watcher == 0 || count == 0) return;
+    pb::UnwatchRequest req;
+    req.set_watcher(watcher);
+    req.set_user(user);
+    req.set_count(count);
+    simple(req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Unwatch(c, q, r, f); }, [](Error) {});
+  }
+
  private:
   template <typename Resp, typename Req, typename Invoke, typename OnOk, typename OnErr>
   void unary(Req req, Invoke invoke, OnOk on_ok, OnErr on_err) {
@@ -736,8 +752,8 @@ class GrpcStoreClient final : public StoreClient {
       unary<pb::PingResponse>(
           ping, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->Ping(c, q, r, f); },
           [this](const pb::PingResponse&) {
+            resync_due_ = true;  // once the new feed's id is known
             openWatch();
-            if (on_resync_) on_resync_();
           },
           [this](Error) { loop_.after(milliseconds(250), [this] { startWatch(true); }); });
       return;
@@ -749,6 +765,13 @@ class GrpcStoreClient final : public StoreClient {
     auto* w = new WatchReader(
         loop_,
         [this](const pb::ChangeBatch& b) {
+          if (b.watcher() != 0) {  // the first batch: the feed is up
+            watcher_ = b.watcher();
+            if ((resync_due_ || missed_) && on_resync_) {
+              resync_due_ = missed_ = false;
+              on_resync_();
+            }
+          }
           std::vector<Change> changes;
           changes.reserve(static_cast<size_t>(b.changes_size()));
           for (const auto& c : b.changes()) {
@@ -767,7 +790,10 @@ class GrpcStoreClient final : public StoreClient {
           }
           if (on_changes_) on_changes_(changes);
         },
-        [this](bool) { loop_.after(milliseconds(100), [this] { startWatch(true); }); });
+        [this](bool) {
+          watcher_ = 0;  // its holds went with it
+          loop_.after(milliseconds(100), [this] { startWatch(true); });
+        });
     w->start(stub_.get());
   }
 
@@ -776,6 +802,9 @@ class GrpcStoreClient final : public StoreClient {
   std::unique_ptr<pb::Store::Stub> stub_;
   OnChanges on_changes_;
   std::function<void()> on_resync_;
+  uint64_t watcher_ = 0;     // the live feed's id (0: not up)
+  bool missed_ = false;      // a select went out while the feed was not up
+  bool resync_due_ = false;  // the feed broke: resync once it is back
 };
 
 }  // namespace

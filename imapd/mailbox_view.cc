@@ -5,7 +5,7 @@
 namespace postern::imapd {
 
 MailboxView::MailboxView(SelectedMailbox sel, bool read_only)
-    : info_(std::move(sel.mailbox)), read_only_(read_only), msgs_(std::move(sel.messages)) {
+    : info_(std::move(sel.mailbox)), watcher_(sel.watcher), read_only_(read_only), msgs_(std::move(sel.messages)) {
   max_known_uid_ = msgs_.empty() ? 0 : msgs_.back().uid;
   if (info_.uidnext > 0 && info_.uidnext - 1 > max_known_uid_) max_known_uid_ = info_.uidnext - 1;
 }
@@ -150,6 +150,7 @@ std::string MailboxView::expungeNow(const std::vector<uint32_t>& uids) {
 
 bool MailboxView::resync(const SelectedMailbox& fresh) {
   if (fresh.mailbox.uidvalidity != info_.uidvalidity) return false;
+  watcher_ = fresh.watcher;
   pending_.clear();
   const auto& now = fresh.messages;
   // New messages first: EXISTS then covers them before any EXPUNGE.

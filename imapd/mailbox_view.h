@@ -19,6 +19,8 @@ class MailboxView {
   MailboxView(SelectedMailbox sel, bool read_only);
 
   uint32_t id() const { return info_.id; }
+  // The change feed holding this mailbox's user for the view (SelectedMailbox::watcher).
+  uint64_t watcher() const { return watcher_; }
   const std::string& name() const { return info_.name; }
   bool readOnly() const { return read_only_; }
   uint32_t uidValidity() const { return info_.uidvalidity; }
@@ -49,8 +51,9 @@ class MailboxView {
   // Removes `uids` now (our own EXPUNGE), returning the EXPUNGE responses.
   std::string expungeNow(const std::vector<uint32_t>& uids);
 
-  // Queues the differences to a fresh snapshot (after the change feed broke).
-  // Returns false if UIDVALIDITY changed: the session must end.
+  // Queues the differences to a fresh snapshot (after the change feed broke)
+  // and takes its watcher. Returns false if UIDVALIDITY changed: the session
+  // must end.
   bool resync(const SelectedMailbox& fresh);
 
   // "(\Seen \Flagged $Junk)".
@@ -77,6 +80,7 @@ class MailboxView {
 
  private:
   MailboxInfo info_;
+  uint64_t watcher_ = 0;
   bool read_only_;
   std::vector<MessageMeta> msgs_;
   std::vector<Change> pending_;

@@ -5,6 +5,12 @@
 
 namespace postern::imapd {
 
+namespace {
+// How long a user's last hold on the change feed is kept before the store
+// is told (Server::releaseFeed).
+constexpr std::chrono::milliseconds kReleaseDelay{2000};
+}  // namespace
+
 Server::Server(WorkerRuntime& rt) : rt_(rt), claims_(rt.loop(), rt.store()) {
   rt_.store().watch([this](const std::vector<Change>& c) { onChanges(c); }, [this] { onResync(); });
 }
@@ -16,7 +22,10 @@ void Server::accept(int fd, uint64_t conn, const std::string& peer, tls::Securit
 }
 
 void Server::removed(Session* s) {
-  if (auto* v = s->selected()) unwatchMailbox(s, v->id());
+  if (auto* v = s->selected()) {
+    unwatchMailbox(s, v->id());
+    releaseFeed(v->watcher(), s->user());
+  }
   auto it = sessions_.find(s);
   if (it == sessions_.end()) return;
   auto keep = it->second;  // destroyed after this call returns via the loop
@@ -31,6 +40,33 @@ void Server::unwatchMailbox(Session* s, uint32_t id) {
   if (it == by_mailbox_.end()) return;
   it->second.erase(s);
   if (it->second.empty()) by_mailbox_.erase(it);
+}
+
+void Server::holdFeed(uint64_t watcher, const std::string& user) {
+  if (watcher != 0) feed_holds_[{watcher, user}].live++;
+}
+
+void Server::releaseFeed(uint64_t watcher, const std::string& user) {
+  if (watcher == 0) return;
+  auto it = feed_holds_.find({watcher, user});
+  if (it == feed_holds_.end() || it->second.live == 0) return;
+  it->second.live--;
+  it->second.released++;
+  if (it->second.live > 0 || releases_due_) return;
+  releases_due_ = true;
+  rt_.loop().after(kReleaseDelay, [this] { sendReleases(); });
+}
+
+void Server::sendReleases() {
+  releases_due_ = false;
+  for (auto it = feed_holds_.begin(); it != feed_holds_.end();) {
+    if (it->second.live > 0) {
+      ++it;
+      continue;
+    }
+    rt_.store().unwatch(it->first.second, it->first.first, it->second.released);
+    it = feed_holds_.erase(it);
+  }
 }
 
 void Server::onChanges(const std::vector<Change>& changes) {

@@ -280,7 +280,7 @@ bool Session::tryStart(Pending& p) {
       self->resyncing_ = false;
       if (r.ok() && self->view_) {
         self->resync_needed_ = false;
-        if (!self->view_->resync(r.value())) {
+        if (!self->resyncView(r.value())) {
           self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
           return;
         }
@@ -483,7 +483,7 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
       self->resyncing_ = false;
       if (!r.ok() || !self->view_) return;
       self->resync_needed_ = false;
-      if (!self->view_->resync(r.value())) {
+      if (!self->resyncView(r.value())) {
         self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
         return;
       }
@@ -513,6 +513,19 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   }
 }
 
+bool Session::resyncView(const SelectedMailbox& fresh) {
+  const uint64_t before = view_->watcher();
+  if (!view_->resync(fresh)) {
+    server_.holdFeed(fresh.watcher, user_);  // the fresh select's hold goes back
+    server_.releaseFeed(fresh.watcher, user_);
+    return false;
+  }
+  // The fresh select holds the user on the feed that is up now.
+  server_.holdFeed(view_->watcher(), user_);
+  server_.releaseFeed(before, user_);
+  return true;
+}
+
 void Session::needResync() {
   resync_needed_ = true;
   if (idling_) flushUpdates(true, false);
@@ -520,13 +533,24 @@ void Session::needResync() {
 
 void Session::select(std::unique_ptr<MailboxView> v) {
   unselect();
+  if (closed_) {
+    // The connection went while the store answered: nothing may point here
+    // once the session is gone, and the select's hold goes back.
+    server_.holdFeed(v->watcher(), user_);
+    server_.releaseFeed(v->watcher(), user_);
+    return;
+  }
   view_ = std::move(v);
   server_.watchMailbox(this, view_->id());
+  server_.holdFeed(view_->watcher(), user_);
   state_ = State::kSelected;
 }
 
 void Session::unselect() {
-  if (view_) server_.unwatchMailbox(this, view_->id());
+  if (view_) {
+    server_.unwatchMailbox(this, view_->id());
+    server_.releaseFeed(view_->watcher(), user_);
+  }
   view_.reset();
   resync_needed_ = false;
   if (state_ == State::kSelected) state_ = State::kAuthenticated;

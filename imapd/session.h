@@ -67,6 +67,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // messages this session claimed as \Recent follows the claim's answer.
   void pushUpdates();
   void needResync();
+  // view_->resync(fresh), moving the session's hold on the change feed to
+  // the fresh select's (Server::holdFeed).
+  bool resyncView(const SelectedMailbox& fresh);
 
   // Command completion: called once by every command (via CommandContext)
   // once its tagged line is ready; sends, in order, what the finished

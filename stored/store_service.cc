@@ -381,7 +381,18 @@ grpc::Status StoreService::ListSubscriptions(Ctx*, const pb::ListSubscriptionsRe
 }
 
 grpc::Status StoreService::SelectMailbox(Ctx*, const pb::MailboxRequest* req, pb::SelectMailboxResponse* resp) {
+  // The watcher's interest first, then the snapshot: a change committed
+  // after the snapshot was read is published after the interest is held.
+  std::string watched;
+  if (req->watcher() != 0) {
+    auto name = canonicalUser(req->user());
+    if (name.ok()) {
+      watched = std::move(*name);
+      engine_->changes().addInterest(req->watcher(), watched);
+    }
+  }
   auto r = engine_->selectMailboxShared(req->user(), req->name());
+  if (!r.ok() && !watched.empty()) engine_->changes().dropInterest(req->watcher(), watched, 1);
   if (r.ok()) {
     toProto(r->mailbox, resp->mutable_mailbox());
     fillList(*r->messages, resp->mutable_messages());
@@ -434,12 +445,21 @@ grpc::Status StoreService::Copy(Ctx*, const pb::CopyRequest* req, pb::CopyRespon
   return grpc::Status::OK;
 }
 
-grpc::Status StoreService::Watch(Ctx* ctx, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>* writer) {
-  auto sub = engine_->changes().subscribe();
-  log::debug("watch stream opened", {{"peer", ctx->peer()}});
-  // An empty first batch tells the client the feed is live (and the sequence).
+grpc::Status StoreService::Unwatch(Ctx*, const pb::UnwatchRequest* req, pb::SimpleResponse* resp) {
+  auto name = canonicalUser(req->user());
+  if (name.ok()) engine_->changes().dropInterest(req->watcher(), *name, req->count());
+  setError(resp->mutable_error(), logged("unwatch", req->user(), name.error()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StoreService::Watch(Ctx* ctx, const pb::WatchRequest* req, grpc::ServerWriter<pb::ChangeBatch>* writer) {
+  auto sub = engine_->changes().subscribe(req->filtered());
+  log::debug("watch stream opened", {{"peer", ctx->peer()}, {"filtered", req->filtered() ? "yes" : "no"}});
+  // An empty first batch tells the client the feed is live (the sequence,
+  // and the id SelectMailbox names the stream by).
   pb::ChangeBatch hello;
   hello.set_sequence(engine_->changes().lastSequence());
+  hello.set_watcher(sub->id());
   if (!writer->Write(hello)) return grpc::Status::OK;
   ChangeBatch batch;
   // Bounded waits, so cancellation and shutdown are noticed within 200 ms.

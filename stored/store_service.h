@@ -59,6 +59,7 @@ class StoreService final : public StoreServiceBase {
   grpc::Status SearchText(Ctx*, const pb::SearchTextRequest*, pb::SearchTextResponse*) override;
   grpc::Status Copy(Ctx*, const pb::CopyRequest*, pb::CopyResponse*) override;
   grpc::Status Watch(Ctx*, const pb::WatchRequest*, grpc::ServerWriter<pb::ChangeBatch>*) override;
+  grpc::Status Unwatch(Ctx*, const pb::UnwatchRequest*, pb::SimpleResponse*) override;
   // Maildrop locks: in memory only (store_locks.h), never touch the engine.
   grpc::Status AcquireLock(Ctx*, const pb::AcquireLockRequest*, pb::SimpleResponse*) override;
   grpc::Status ReleaseLock(Ctx*, const pb::ReleaseLockRequest*, pb::SimpleResponse*) override;

@@ -234,6 +234,11 @@ class FakeStore : public StoreClient {
     post(cb, Result<std::vector<std::string>>(std::vector<std::string>(u->subscriptions.begin(), u->subscriptions.end())));
   }
   int select_calls = 0, select_claims = 0;
+  // The change feed's holds per user (selectMailbox adds one while a watch
+  // runs, unwatch releases), as stored counts them for feed `watcher_id`.
+  uint64_t watcher_id = 7;
+  std::map<std::string, int64_t> feed_holds;
+  int unwatch_calls = 0;
   void selectMailbox(const std::string& user, const std::string& name, bool claim_recent,
                      Callback<SelectedMailbox> cb) override {
     ++select_calls;
@@ -246,6 +251,10 @@ class FakeStore : public StoreClient {
     if (claim_recent) {
       ++select_claims;
       std::tie(sel.recent_from, sel.recent_to) = claim(f->id, f->uidnext);
+    }
+    if (!watchers_.empty()) {  // the feed holds the user from now on
+      sel.watcher = watcher_id;
+      feed_holds[user]++;
     }
     post(cb, Result<SelectedMailbox>(sel));
   }
@@ -627,6 +636,11 @@ class FakeStore : public StoreClient {
 
   void watch(OnChanges on_changes, std::function<void()> on_resync) override {
     watchers_.emplace_back(std::move(on_changes), std::move(on_resync));
+  }
+
+  void unwatch(const std::string& user, uint64_t watcher, uint32_t count) override {
+    ++unwatch_calls;
+    if (watcher == watcher_id) feed_holds[user] -= int64_t(count);
   }
 
   void userSettings(const std::string& user, Callback<UserSettings> cb) override {

@@ -3,6 +3,7 @@
 #include "store_client_grpc.h"
 
 #include <map>
+#include <thread>
 
 #include "bodystructure.h"
 #include "mime/mime.h"
@@ -125,4 +126,62 @@ TEST_CASE("grpc store client: bodies of a few messages; done right after the las
   // Done as soon as the last uid asked for is answered, in the same turn: not
   // after the stream's status, one more hop from gRPC's thread later.
   CHECK(events == std::vector<std::string>{"body 3", "body 1", "done", "next turn"});
+}
+
+TEST_CASE("grpc store client: the change feed carries the users a select holds, until unwatch") {
+  Served s;
+  for (const char* u : {"alice", "bob"}) REQUIRE(s.engine->addUser(u, "pw").ok());
+  auto append = [&](const std::string& user, int i) {
+    AppendArgs a;
+    a.user = user;
+    a.mailbox = "INBOX";
+    a.body = message(i);
+    REQUIRE(s.engine->append(a).ok());
+  };
+  EventLoop loop;
+  auto client = makeGrpcStoreClient(loop, s.target, 64 << 20);
+  std::vector<std::string> seen;
+  int resyncs = 0;
+  uint64_t watcher = 0;
+  std::thread writer;
+  loop.post([&] {
+    client->watch(
+        [&](const std::vector<Change>& cs) {
+          for (const auto& c : cs) seen.push_back(c.user + " " + std::to_string(c.meta.uid));
+        },
+        [&] { resyncs++; });
+    // Before the feed is up: the select holds nothing, and the sessions are
+    // told to resync once it is.
+    client->selectMailbox("alice", "INBOX", false, [&](Result<SelectedMailbox> r) {
+      REQUIRE(r.ok());
+      CHECK(r->watcher == 0);
+    });
+    loop.after(std::chrono::milliseconds(300), [&] {
+      CHECK(resyncs == 1);
+      client->selectMailbox("alice", "INBOX", false, [&](Result<SelectedMailbox> r) {
+        REQUIRE(r.ok());
+        watcher = r->watcher;
+        CHECK(watcher != 0);
+        writer = std::thread([&] {
+          append("alice", 1);
+          append("bob", 1);
+          append("alice", 2);
+        });
+        loop.after(std::chrono::milliseconds(300), [&] {
+          CHECK(seen == std::vector<std::string>{"alice 1", "alice 2"});
+          client->unwatch("alice", watcher, 1);
+          loop.after(std::chrono::milliseconds(200), [&] {
+            writer.join();
+            writer = std::thread([&] { append("alice", 3); });
+            loop.after(std::chrono::milliseconds(300), [&] { loop.stop(); });
+          });
+        });
+      });
+    });
+  });
+  loop.after(std::chrono::seconds(20), [&] { loop.stop(); });
+  loop.run();
+  if (writer.joinable()) writer.join();
+  CHECK(resyncs == 1);
+  CHECK(seen == std::vector<std::string>{"alice 1", "alice 2"});  // not bob's, nor alice's after unwatch
 }

@@ -838,3 +838,25 @@ TEST_CASE("imap search: SENT* keys use the Date: header, BEFORE/ON/SINCE the INT
   CHECK(run(*c, "c", "UID SEARCH ON 13-Sep-2020") == "* SEARCH " + seq + "\r\nc OK UID SEARCH completed\r\n");
   CHECK(run(*c, "d", "UID SEARCH SENTSINCE 13-Sep-2020 UID " + seq) == "* SEARCH\r\nd OK UID SEARCH completed\r\n");
 }
+
+TEST_CASE("imap select: the change feed holds a user while a session has a mailbox of it selected") {
+  World w;
+  auto holds = [&] { return w.onLoop([&] { return w.store->feed_holds["alice"]; }); };
+  auto calls = [&] { return w.onLoop([&] { return w.store->unwatch_calls; }); };
+  auto c1 = selected(w);
+  auto c2 = selected(w);
+  CHECK(holds() == 2);
+  CHECK(run(*c1, "a", "EXAMINE INBOX").find("a OK") != std::string::npos);  // re-select: one more
+  CHECK(run(*c2, "b", "CLOSE") == "b OK CLOSE completed\r\n");
+  // Released together once no session of the user has a mailbox here, not one call per deselect.
+  CHECK(holds() == 3);
+  CHECK(calls() == 0);
+  CHECK(run(*c1, "c", "LOGOUT").find("c OK") != std::string::npos);
+  CHECK(calls() == 0);
+  for (int i = 0; i < 100 && calls() == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(calls() == 1);
+  CHECK(holds() == 0);
+  // A session that selects again holds again.
+  auto c3 = selected(w);
+  CHECK(holds() == 1);
+}

@@ -73,3 +73,49 @@ TEST_CASE("hub: sequence numbers increase; a slow subscriber is dropped; close w
   slow.reset();
   CHECK(hub->subscriberCount() == 1);
 }
+
+TEST_CASE("change hub: a filtered subscriber gets only the users it holds, as long as it holds them") {
+  auto hub = std::make_shared<ChangeHub>();
+  auto all = hub->subscribe();
+  auto mine = hub->subscribe(true);
+  auto other = hub->subscribe(true);
+  CHECK(mine->id() != 0);
+  CHECK(mine->id() != all->id());
+  CHECK(mine->id() != other->id());
+  auto change = [](const std::string& user, uint32_t uid) {
+    Change c;
+    c.kind = Change::kNew;
+    c.user = user;
+    c.mailbox_id = 1;
+    c.meta.uid = uid;
+    return c;
+  };
+  auto uids = [](const std::vector<Change>& cs) {
+    std::vector<std::string> out;
+    for (const auto& c : cs) out.push_back(c.user + std::to_string(c.meta.uid));
+    return out;
+  };
+  hub->publish({change("alice", 1), change("bob", 1)});
+  hub->addInterest(mine->id(), "alice");
+  hub->addInterest(mine->id(), "alice");  // two sessions
+  hub->addInterest(other->id(), "bob");
+  hub->addInterest(12345, "alice");  // no such subscriber: ignored
+  hub->publish({change("alice", 2), change("bob", 2), change("carol", 2)});
+  hub->publish({change("carol", 3)});  // nothing for the filtered ones
+  hub->dropInterest(mine->id(), "alice", 1);
+  hub->publish({change("alice", 4)});  // one hold left
+  hub->dropInterest(mine->id(), "alice", 1);
+  hub->dropInterest(mine->id(), "alice", 5);  // more than held: nothing left, no harm
+  hub->publish({change("alice", 5), change("bob", 5)});
+  CHECK(uids(drain(*all)) == std::vector<std::string>{"alice1", "bob1", "alice2", "bob2", "carol2", "carol3",
+                                                        "alice4", "alice5", "bob5"});
+  CHECK(uids(drain(*mine)) == std::vector<std::string>{"alice2", "alice4"});
+  CHECK(uids(drain(*other)) == std::vector<std::string>{"bob2", "bob5"});
+  // Sequence numbers stay the hub's: a filtered subscriber sees the gaps.
+  hub->addInterest(mine->id(), "dave");
+  hub->publish({change("erin", 6)});
+  hub->publish({change("dave", 7)});
+  ChangeBatch b;
+  REQUIRE(mine->next(0ms, &b) == Subscription::Status::kBatch);
+  CHECK(b.sequence == hub->lastSequence());
+}
