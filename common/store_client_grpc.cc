@@ -420,8 +420,15 @@ class GrpcStoreClient final : public StoreClient {
     if (watcher == 0 && on_changes_) missed_ = true;
     unary<pb::SelectMailboxResponse>(
         req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SelectMailbox(c, q, r, f); },
-        [cb, watcher](const pb::SelectMailboxResponse& r) -> void {
+        [this, cb, watcher](const pb::SelectMailboxResponse& r) -> void {
           if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
+          if (watcher != 0 && watcher_ != 0 && watcher_ != watcher) {
+            // The feed broke and is back since the select went out: the
+            // resync it caused came before this session had its mailbox.
+            loop_.post([this] {
+              if (on_resync_) on_resync_();
+            });
+          }
           SelectedMailbox s;
           s.watcher = watcher;
           s.mailbox = fromPb(r.mailbox());
