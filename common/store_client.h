@@ -59,6 +59,10 @@ struct SelectedMailbox {
   // The change feed (watch) this select made hold the user's changes, to be
   // released with unwatch() once the mailbox is no longer selected; 0: none.
   uint64_t watcher = 0;
+  // The feed broke and came back between the select and its answer (or came
+  // up meanwhile): changes may have gone by that neither the snapshot nor
+  // the feed carries; the mailbox must be read again (a resync).
+  bool feed_stale = false;
 };
 
 struct AppendArgs {

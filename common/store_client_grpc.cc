@@ -422,15 +422,13 @@ class GrpcStoreClient final : public StoreClient {
         req, [this](auto* c, auto* q, auto* r, auto f) { stub_->async()->SelectMailbox(c, q, r, f); },
         [this, cb, watcher](const pb::SelectMailboxResponse& r) -> void {
           if (r.error().code() != pb::OK) return cb(fromPb(r.error()));
-          if (watcher != 0 && watcher_ != 0 && watcher_ != watcher) {
-            // The feed broke and is back since the select went out: the
-            // resync it caused came before this session had its mailbox.
-            loop_.post([this] {
-              if (on_resync_) on_resync_();
-            });
-          }
           SelectedMailbox s;
           s.watcher = watcher;
+          // The feed that is up now is not the one this select named (it
+          // broke and is back, or came up meanwhile): the resync that caused
+          // came before this session had its mailbox. While no feed is up,
+          // the resync when it is (missed_ / resync_due_) covers it.
+          s.feed_stale = watcher_ != 0 && watcher_ != watcher;
           s.mailbox = fromPb(r.mailbox());
           s.messages = fromPb(r.messages());
           s.recent_from = r.recent_from();

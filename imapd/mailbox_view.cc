@@ -5,7 +5,11 @@
 namespace postern::imapd {
 
 MailboxView::MailboxView(SelectedMailbox sel, bool read_only)
-    : info_(std::move(sel.mailbox)), watcher_(sel.watcher), read_only_(read_only), msgs_(std::move(sel.messages)) {
+    : info_(std::move(sel.mailbox)),
+      watcher_(sel.watcher),
+      feed_stale_(sel.feed_stale),
+      read_only_(read_only),
+      msgs_(std::move(sel.messages)) {
   max_known_uid_ = msgs_.empty() ? 0 : msgs_.back().uid;
   if (info_.uidnext > 0 && info_.uidnext - 1 > max_known_uid_) max_known_uid_ = info_.uidnext - 1;
 }

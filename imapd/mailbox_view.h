@@ -21,6 +21,8 @@ class MailboxView {
   uint32_t id() const { return info_.id; }
   // The change feed holding this mailbox's user for the view (SelectedMailbox::watcher).
   uint64_t watcher() const { return watcher_; }
+  // The select's feed had broken and come back before its answer (SelectedMailbox::feed_stale).
+  bool feedStale() const { return feed_stale_; }
   const std::string& name() const { return info_.name; }
   bool readOnly() const { return read_only_; }
   uint32_t uidValidity() const { return info_.uidvalidity; }
@@ -81,6 +83,7 @@ class MailboxView {
  private:
   MailboxInfo info_;
   uint64_t watcher_ = 0;
+  bool feed_stale_ = false;
   bool read_only_;
   std::vector<MessageMeta> msgs_;
   std::vector<Change> pending_;

@@ -9,6 +9,9 @@ namespace {
 // How long a user's last hold on the change feed is kept before the store
 // is told (Server::releaseFeed).
 constexpr std::chrono::milliseconds kReleaseDelay{2000};
+// Holds given back while the user's other sessions stay, told to the store
+// once this many gathered.
+constexpr uint32_t kReleaseBatch = 32;
 }  // namespace
 
 Server::Server(WorkerRuntime& rt) : rt_(rt), claims_(rt.loop(), rt.store()) {
@@ -52,7 +55,10 @@ void Server::releaseFeed(uint64_t watcher, const std::string& user) {
   if (it == feed_holds_.end() || it->second.live == 0) return;
   it->second.live--;
   it->second.released++;
-  if (it->second.live > 0 || releases_due_) return;
+  // Due once the user's last session here left, or once many holds came
+  // back while others stay (a session that re-selects over and over beside
+  // one that idles): the store's count never runs far ahead of the sessions.
+  if ((it->second.live > 0 && it->second.released < kReleaseBatch) || releases_due_) return;
   releases_due_ = true;
   rt_.loop().after(kReleaseDelay, [this] { sendReleases(); });
 }
@@ -60,12 +66,13 @@ void Server::releaseFeed(uint64_t watcher, const std::string& user) {
 void Server::sendReleases() {
   releases_due_ = false;
   for (auto it = feed_holds_.begin(); it != feed_holds_.end();) {
-    if (it->second.live > 0) {
-      ++it;
-      continue;
+    FeedHold& h = it->second;
+    if (h.released > 0 && (h.live == 0 || h.released >= kReleaseBatch)) {
+      rt_.store().unwatch(it->first.second, it->first.first, h.released);
+      h.released = 0;
     }
-    rt_.store().unwatch(it->first.second, it->first.first, it->second.released);
-    it = feed_holds_.erase(it);
+    if (h.live == 0) it = feed_holds_.erase(it);
+    else ++it;
   }
 }
 

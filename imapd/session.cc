@@ -17,6 +17,7 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kOutputHighWater = 1 << 20;  // stop reading commands above this
 constexpr size_t kOutputLowWater = 256 * 1024;
+constexpr std::chrono::milliseconds kResyncRetry{1000};  // a failed re-read in IDLE
 
 imap::ParserLimits limitsFrom(const Config& c, bool authenticated) {
   imap::ParserLimits l;
@@ -278,14 +279,8 @@ bool Session::tryStart(Pending& p) {
     auto self = shared_from_this();
     store().selectMailbox(user_, view_->name(), false, [self, ctx](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
-      if (r.ok() && self->view_) {
-        self->resync_needed_ = false;
-        if (!self->resyncView(r.value())) {
-          self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
-          return;
-        }
-      }
-      ctx->def().run(*ctx);
+      if (!self->takeResync(r)) return;
+      ctx->def().run(*ctx);  // after a failed re-read too: the next command tries again
     });
     return true;
   }
@@ -481,10 +476,14 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
     auto self = shared_from_this();
     store().selectMailbox(user_, view_->name(), false, [self](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
-      if (!r.ok() || !self->view_) return;
-      self->resync_needed_ = false;
-      if (!self->resyncView(r.value())) {
-        self->bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
+      if (!self->takeResync(r)) return;
+      if (!r.ok()) {
+        // Nothing else would try again while the client idles: the feed
+        // holds nothing of this mailbox until the re-read succeeds.
+        std::weak_ptr<Session> weak = self;
+        self->runtime().loop().after(kResyncRetry, [weak] {
+          if (auto s = weak.lock(); s && !s->closed_ && s->idling_) s->flushUpdates(true, false);
+        });
         return;
       }
       if (self->idling_) self->flushUpdates(true, false);
@@ -513,6 +512,23 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   }
 }
 
+bool Session::takeResync(Result<SelectedMailbox>& r) {
+  if (!r.ok()) return true;  // resync_needed_ stays
+  if (closed_ || !view_ || view_->id() != r->mailbox.id) {
+    // The mailbox was left (or another selected) meanwhile: the re-read's
+    // hold on the feed goes back.
+    server_.holdFeed(r->watcher, user_);
+    server_.releaseFeed(r->watcher, user_);
+    return true;
+  }
+  resync_needed_ = false;
+  if (!resyncView(r.value())) {
+    bye("[UIDVALIDITY] Mailbox UIDVALIDITY changed");
+    return false;
+  }
+  return true;
+}
+
 bool Session::resyncView(const SelectedMailbox& fresh) {
   const uint64_t before = view_->watcher();
   if (!view_->resync(fresh)) {
@@ -520,9 +536,11 @@ bool Session::resyncView(const SelectedMailbox& fresh) {
     server_.releaseFeed(fresh.watcher, user_);
     return false;
   }
-  // The fresh select holds the user on the feed that is up now.
+  // The fresh select holds the user on the feed that is up now (or, if that
+  // one broke meanwhile too, the next re-read will).
   server_.holdFeed(view_->watcher(), user_);
   server_.releaseFeed(before, user_);
+  if (fresh.feed_stale) resync_needed_ = true;
   return true;
 }
 
@@ -543,6 +561,9 @@ void Session::select(std::unique_ptr<MailboxView> v) {
   view_ = std::move(v);
   server_.watchMailbox(this, view_->id());
   server_.holdFeed(view_->watcher(), user_);
+  // Selected while the feed broke and came back: changes since may have
+  // gone by; re-read before the next command (or at once in IDLE).
+  if (view_->feedStale()) resync_needed_ = true;
   state_ = State::kSelected;
 }
 

@@ -70,6 +70,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // view_->resync(fresh), moving the session's hold on the change feed to
   // the fresh select's (Server::holdFeed).
   bool resyncView(const SelectedMailbox& fresh);
+  // A re-read's answer (resync_needed_): applied to the view if it is still
+  // that mailbox, its feed hold given back if not. False when the session
+  // ended over it (UIDVALIDITY changed).
+  bool takeResync(Result<SelectedMailbox>& r);
 
   // Command completion: called once by every command (via CommandContext)
   // once its tagged line is ready; sends, in order, what the finished

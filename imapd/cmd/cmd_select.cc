@@ -1,4 +1,7 @@
 // SELECT and EXAMINE (RFC 3501 6.3.1, 6.3.2).
+#include <string>
+#include <vector>
+
 #include "command.h"
 #include "server.h"
 
@@ -11,14 +14,17 @@ void respond(const std::shared_ptr<CommandContext>& self, std::unique_ptr<Mailbo
   uint32_t recent = v.recentCount();
   v.takeClaimNeeded();
   v.markRecentAnnounced();
+  std::vector<std::string> lines;
+  lines.push_back("FLAGS " + v.allFlags(false));
+  lines.push_back("OK [PERMANENTFLAGS " + v.allFlags(true) + "] Flags permitted.");
+  lines.push_back(std::to_string(v.count()) + " EXISTS");
+  lines.push_back(std::to_string(recent) + " RECENT");
+  if (uint32_t u = v.firstUnseen()) lines.push_back("OK [UNSEEN " + std::to_string(u) + "] First unseen.");
+  lines.push_back("OK [UIDVALIDITY " + std::to_string(v.uidValidity()) + "] UIDs valid");
+  lines.push_back("OK [UIDNEXT " + std::to_string(v.uidNext()) + "] Predicted next UID");
+  // The session owns the view from here (or drops it: closed meanwhile).
   self->session().select(std::move(view));
-  self->untagged("FLAGS " + v.allFlags(false));
-  self->untagged("OK [PERMANENTFLAGS " + v.allFlags(true) + "] Flags permitted.");
-  self->untagged(std::to_string(v.count()) + " EXISTS");
-  self->untagged(std::to_string(recent) + " RECENT");
-  if (uint32_t u = v.firstUnseen()) self->untagged("OK [UNSEEN " + std::to_string(u) + "] First unseen.");
-  self->untagged("OK [UIDVALIDITY " + std::to_string(v.uidValidity()) + "] UIDs valid");
-  self->untagged("OK [UIDNEXT " + std::to_string(v.uidNext()) + "] Predicted next UID");
+  for (const auto& l : lines) self->untagged(l);
   self->ok(examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
 

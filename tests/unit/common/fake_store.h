@@ -239,9 +239,28 @@ class FakeStore : public StoreClient {
   uint64_t watcher_id = 7;
   std::map<std::string, int64_t> feed_holds;
   int unwatch_calls = 0;
+  // With hold_selects, SelectMailbox answers wait for releaseSelects().
+  bool hold_selects = false;
+  std::vector<std::function<void()>> held_selects;
+  void releaseSelects() {
+    hold_selects = false;
+    auto held = std::move(held_selects);
+    held_selects.clear();
+    for (auto& f : held) f();
+  }
+  // Answers say the feed broke and came back meanwhile (SelectedMailbox::feed_stale).
+  bool select_feed_stale = false;
+
   void selectMailbox(const std::string& user, const std::string& name, bool claim_recent,
                      Callback<SelectedMailbox> cb) override {
     ++select_calls;
+    if (hold_selects) {
+      held_selects.push_back([this, user, name, claim_recent, cb] {
+        --select_calls;
+        selectMailbox(user, name, claim_recent, cb);
+      });
+      return;
+    }
     if (failed(cb)) return;
     Folder* f = findFolder(user, name);
     if (!f) return post(cb, Result<SelectedMailbox>(ErrorCode::kNotFound, "no mailbox"));
@@ -256,6 +275,7 @@ class FakeStore : public StoreClient {
       sel.watcher = watcher_id;
       feed_holds[user]++;
     }
+    sel.feed_stale = select_feed_stale;
     post(cb, Result<SelectedMailbox>(sel));
   }
 

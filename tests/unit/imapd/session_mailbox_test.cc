@@ -860,3 +860,62 @@ TEST_CASE("imap select: the change feed holds a user while a session has a mailb
   auto c3 = selected(w);
   CHECK(holds() == 1);
 }
+
+TEST_CASE("imap select: answered after the client left, the select installs nothing and gives its hold back") {
+  World w;
+  auto holds = [&] { return w.onLoop([&] { return w.store->feed_holds["alice"]; }); };
+  auto c = w.connect();
+  login(*c);
+  w.onLoop([&] { return w.store->hold_selects = true; });
+  c->write("S SELECT INBOX\r\n");
+  for (int i = 0; i < 100 && w.onLoop([&] { return w.store->held_selects.size(); }) == 0; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  c.reset();  // gone before the store answers
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  w.onLoop([&] {
+    w.store->releaseSelects();
+    return 0;
+  });
+  CHECK(holds() == 1);
+  for (int i = 0; i < 100 && holds() != 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(holds() == 0);
+  // The worker goes on.
+  auto d = selected(w);
+  CHECK(run(*d, "n", "NOOP") == "n OK NOOP completed\r\n");
+}
+
+TEST_CASE("imap select: a select whose feed broke meanwhile re-reads the mailbox before the next command") {
+  World w;
+  auto c = w.connect();
+  login(*c);
+  w.onLoop([&] { return w.store->select_feed_stale = true; });
+  CHECK(selectInbox(*c) == kSelectInbox);
+  w.onLoop([&] { return w.store->select_feed_stale = false; });
+  const int before = w.onLoop([&] { return w.store->select_calls; });
+  CHECK(run(*c, "n", "NOOP") == "n OK NOOP completed\r\n");
+  CHECK(w.onLoop([&] { return w.store->select_calls; }) == before + 1);
+  CHECK(run(*c, "o", "NOOP") == "o OK NOOP completed\r\n");  // once
+  CHECK(w.onLoop([&] { return w.store->select_calls; }) == before + 1);
+}
+
+TEST_CASE("imap idle: a re-read that fails after the feed broke is tried again while the client idles") {
+  World w;
+  auto c = selected(w);
+  c->write("i IDLE\r\n");
+  CHECK(c->line() == "+ idling\r\n");
+  const int before = w.onLoop([&] { return w.store->select_calls; });
+  w.onLoop([&] {
+    w.store->fail_all = ErrorCode::kUnavailable;
+    w.store->resyncWatchers();
+    return 0;
+  });
+  for (int i = 0; i < 100 && w.onLoop([&] { return w.store->select_calls; }) == before; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(w.onLoop([&] { return w.store->select_calls; }) == before + 1);  // failed
+  w.onLoop([&] { return w.store->fail_all = ErrorCode::kOk; });
+  for (int i = 0; i < 60 && w.onLoop([&] { return w.store->select_calls; }) == before + 1; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(w.onLoop([&] { return w.store->select_calls; }) == before + 2);  // tried again, no client input
+  c->write("DONE\r\n");
+  CHECK(readTagged(*c, "i") == "i OK IDLE terminated\r\n");
+}
