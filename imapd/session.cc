@@ -17,7 +17,8 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kOutputHighWater = 1 << 20;  // stop reading commands above this
 constexpr size_t kOutputLowWater = 256 * 1024;
-constexpr std::chrono::milliseconds kResyncRetry{1000};  // a failed re-read in IDLE
+constexpr std::chrono::milliseconds kResyncRetry{1000};  // a failed re-read in IDLE, doubling
+constexpr std::chrono::milliseconds kResyncRetryMax{30000};
 
 imap::ParserLimits limitsFrom(const Config& c, bool authenticated) {
   imap::ParserLimits l;
@@ -277,9 +278,10 @@ bool Session::tryStart(Pending& p) {
     // The change feed broke: catch up with the store before running anything.
     resyncing_ = true;
     auto self = shared_from_this();
-    store().selectMailbox(user_, view_->name(), false, [self, ctx](Result<SelectedMailbox> r) {
+    const uint64_t gen = view_gen_;
+    store().selectMailbox(user_, view_->name(), false, [self, ctx, gen](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
-      if (!self->takeResync(r)) return;
+      if (!self->takeResync(r, gen) || self->closed_) return;
       ctx->def().run(*ctx);  // after a failed re-read too: the next command tries again
     });
     return true;
@@ -474,18 +476,29 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   if (resync_needed_ && idling_ && view_ && !resyncing_) {
     resyncing_ = true;
     auto self = shared_from_this();
-    store().selectMailbox(user_, view_->name(), false, [self](Result<SelectedMailbox> r) {
+    const uint64_t gen = view_gen_;
+    store().selectMailbox(user_, view_->name(), false, [self, gen](Result<SelectedMailbox> r) {
       self->resyncing_ = false;
-      if (!self->takeResync(r)) return;
+      if (!self->takeResync(r, gen) || self->closed_) return;
       if (!r.ok()) {
+        if (r.error().code == ErrorCode::kNotFound) {
+          self->bye("Selected mailbox was deleted or renamed");
+          return;
+        }
         // Nothing else would try again while the client idles: the feed
-        // holds nothing of this mailbox until the re-read succeeds.
+        // holds nothing of this mailbox until the re-read succeeds. 1 s,
+        // doubling to 30 s, spread so a store coming back is not hit by
+        // every idle session at once.
+        const auto wait = std::min(kResyncRetryMax, kResyncRetry * (1 << std::min(self->resync_failures_, 5))) *
+                          (100 + int(std::hash<std::string>{}(self->id_) % 25)) / 100;
+        self->resync_failures_++;
         std::weak_ptr<Session> weak = self;
-        self->runtime().loop().after(kResyncRetry, [weak] {
+        self->runtime().loop().after(wait, [weak] {
           if (auto s = weak.lock(); s && !s->closed_ && s->idling_) s->flushUpdates(true, false);
         });
         return;
       }
+      self->resync_failures_ = 0;
       if (self->idling_) self->flushUpdates(true, false);
     });
     return;
@@ -512,10 +525,10 @@ void Session::flushUpdates(bool allow_expunge, bool uid_cmd) {
   }
 }
 
-bool Session::takeResync(Result<SelectedMailbox>& r) {
+bool Session::takeResync(Result<SelectedMailbox>& r, uint64_t gen) {
   if (!r.ok()) return true;  // resync_needed_ stays
-  if (closed_ || !view_ || view_->id() != r->mailbox.id) {
-    // The mailbox was left (or another selected) meanwhile: the re-read's
+  if (closed_ || !view_ || view_gen_ != gen) {
+    // The mailbox was left (or selected anew) meanwhile: the re-read's
     // hold on the feed goes back.
     server_.holdFeed(r->watcher, user_);
     server_.releaseFeed(r->watcher, user_);
@@ -559,6 +572,7 @@ void Session::select(std::unique_ptr<MailboxView> v) {
     return;
   }
   view_ = std::move(v);
+  view_gen_++;
   server_.watchMailbox(this, view_->id());
   server_.holdFeed(view_->watcher(), user_);
   // Selected while the feed broke and came back: changes since may have

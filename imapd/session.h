@@ -70,10 +70,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // view_->resync(fresh), moving the session's hold on the change feed to
   // the fresh select's (Server::holdFeed).
   bool resyncView(const SelectedMailbox& fresh);
-  // A re-read's answer (resync_needed_): applied to the view if it is still
-  // that mailbox, its feed hold given back if not. False when the session
+  // A re-read's answer (resync_needed_), sent for view_gen_ `gen`: applied
+  // to the view if it is still that one, its feed hold given back if not. False when the session
   // ended over it (UIDVALIDITY changed).
-  bool takeResync(Result<SelectedMailbox>& r);
+  bool takeResync(Result<SelectedMailbox>& r, uint64_t gen);
 
   // Command completion: called once by every command (via CommandContext)
   // once its tagged line is ready; sends, in order, what the finished
@@ -186,6 +186,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idling_ = false;
   bool resync_needed_ = false;
   bool resyncing_ = false;
+  int resync_failures_ = 0;  // re-reads failed in a row (IDLE retries back off)
+  uint64_t view_gen_ = 0;    // counts select(): tells a re-read's view from a newer one
   uint32_t interest_ = 0;
   std::function<void(std::string)> raw_line_cb_;
   std::function<void()> drain_cb_;

@@ -919,3 +919,16 @@ TEST_CASE("imap idle: a re-read that fails after the feed broke is tried again w
   c->write("DONE\r\n");
   CHECK(readTagged(*c, "i") == "i OK IDLE terminated\r\n");
 }
+
+TEST_CASE("imap idle: a re-read that finds the mailbox gone ends the session instead of retrying") {
+  World w;
+  auto c = selected(w);
+  c->write("i IDLE\r\n");
+  CHECK(c->line() == "+ idling\r\n");
+  w.onLoop([&] {
+    w.store->fail_all = ErrorCode::kNotFound;
+    w.store->resyncWatchers();
+    return 0;
+  });
+  CHECK(c->line() == "* BYE Selected mailbox was deleted or renamed\r\n");
+}
