@@ -182,6 +182,9 @@ TEST_CASE("grpc store client: the change feed carries the users a select holds, 
   loop.after(std::chrono::seconds(20), [&] { loop.stop(); });
   loop.run();
   if (writer.joinable()) writer.join();
+  // The feed's reader posts to the loop until its stream ends: end it while
+  // the loop still exists.
+  s.stop();
   CHECK(resyncs == 1);
   CHECK(seen == std::vector<std::string>{"alice 1", "alice 2"});  // not bob's, nor alice's after unwatch
 }
