@@ -19,6 +19,14 @@ std::string message(int i) {
   return "Subject: s" + std::to_string(i) + "\r\nContent-Type: text/plain\r\n\r\nbody " + std::to_string(i) + "\r\n";
 }
 
+void append(Served& s, const std::string& user, int i) {
+  AppendArgs a;
+  a.user = user;
+  a.mailbox = "INBOX";
+  a.body = message(i);
+  REQUIRE(s.engine->append(a).ok());
+}
+
 struct Got {
   std::vector<uint32_t> uids;
   std::map<uint32_t, Result<StoreClient::Fetched>> by_uid;
@@ -33,13 +41,7 @@ TEST_CASE("grpc store client: structure-only fetch of many messages, paused and 
   Served s;
   REQUIRE(s.engine->addUser("alice", "pw").ok());
   const int n = 700;  // several stream messages (read groups of 256)
-  for (int i = 1; i <= n; i++) {
-    AppendArgs a;
-    a.user = "alice";
-    a.mailbox = "INBOX";
-    a.body = message(i);
-    REQUIRE(s.engine->append(a).ok());
-  }
+  for (int i = 1; i <= n; i++) append(s, "alice", i);
   const uint32_t mb = s.engine->getMailbox("alice", "INBOX")->id;
   REQUIRE(s.engine->expunge("alice", mb, {7, 300}, false).ok());
 
@@ -94,13 +96,7 @@ TEST_CASE("grpc store client: structure-only fetch of many messages, paused and 
 TEST_CASE("grpc store client: bodies of a few messages; done right after the last one") {
   Served s;
   REQUIRE(s.engine->addUser("alice", "pw").ok());
-  for (int i = 1; i <= 3; i++) {
-    AppendArgs a;
-    a.user = "alice";
-    a.mailbox = "INBOX";
-    a.body = message(i);
-    REQUIRE(s.engine->append(a).ok());
-  }
+  for (int i = 1; i <= 3; i++) append(s, "alice", i);
   const uint32_t mb = s.engine->getMailbox("alice", "INBOX")->id;
   EventLoop loop;
   auto client = makeGrpcStoreClient(loop, s.target, 64 << 20);
@@ -131,13 +127,6 @@ TEST_CASE("grpc store client: bodies of a few messages; done right after the las
 TEST_CASE("grpc store client: the change feed carries the users a select holds, until unwatch") {
   Served s;
   for (const char* u : {"alice", "bob"}) REQUIRE(s.engine->addUser(u, "pw").ok());
-  auto append = [&](const std::string& user, int i) {
-    AppendArgs a;
-    a.user = user;
-    a.mailbox = "INBOX";
-    a.body = message(i);
-    REQUIRE(s.engine->append(a).ok());
-  };
   EventLoop loop;
   auto client = makeGrpcStoreClient(loop, s.target, 64 << 20);
   std::vector<std::string> seen;
@@ -163,16 +152,16 @@ TEST_CASE("grpc store client: the change feed carries the users a select holds, 
         watcher = r->watcher;
         CHECK(watcher != 0);
         writer = std::thread([&] {
-          append("alice", 1);
-          append("bob", 1);
-          append("alice", 2);
+          append(s, "alice", 1);
+          append(s, "bob", 1);
+          append(s, "alice", 2);
         });
         loop.after(std::chrono::milliseconds(300), [&] {
           CHECK(seen == std::vector<std::string>{"alice 1", "alice 2"});
           client->unwatch("alice", watcher, 1);
           loop.after(std::chrono::milliseconds(200), [&] {
             writer.join();
-            writer = std::thread([&] { append("alice", 3); });
+            writer = std::thread([&] { append(s, "alice", 3); });
             loop.after(std::chrono::milliseconds(300), [&] { loop.stop(); });
           });
         });
